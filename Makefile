@@ -1,0 +1,60 @@
+# Two commands run the store: `make run` and `make test`. Everything else is optional.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+ADDR   ?= 127.0.0.1:8000
+PG_URL ?= postgres://postgres@127.0.0.1:5432/vodstore
+
+.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker clean
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	@touch $@
+
+$(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	@touch $@ $(VENV)/.installed
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+## run: install, migrate (the two original films arrive with it), make a development
+## admin account, and serve the store on http://$(ADDR) with SQLite.
+run: install
+	DEBUG=true $(BIN)/python manage.py migrate --no-input
+	DEBUG=true $(BIN)/python manage.py dev_admin
+	DEBUG=true $(BIN)/python manage.py runserver $(ADDR)
+
+## demo: fill the catalog with N realistic films (default 200).
+demo: install
+	DEBUG=true $(BIN)/python manage.py load_demo_catalog --count $(or $(N),200)
+
+## test: lint, check the import contracts, run every test on SQLite.
+test: install-dev lint test-sqlite
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test-sqlite: install-dev
+	$(BIN)/pytest
+
+## test-postgres: the same suite against PostgreSQL ($(PG_URL)). Skips with a reason
+## when it is unreachable; under CI=true an unreachable PostgreSQL is a failure.
+test-postgres: install-dev
+	@if $(BIN)/python scripts/service_up.py postgres "$(PG_URL)"; then \
+		DATABASE_URL="$(PG_URL)" $(BIN)/pytest; \
+	elif [ "$${CI:-}" = "true" ]; then \
+		echo "FAIL: PostgreSQL at $(PG_URL) is unreachable, and CI must run the PostgreSQL suite"; exit 1; \
+	else \
+		echo "SKIP: PostgreSQL at $(PG_URL) is unreachable; the PostgreSQL suite did not run"; \
+	fi
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db.sqlite3*

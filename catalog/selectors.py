@@ -1,0 +1,49 @@
+"""Reads of the catalog. Other apps use `vod_get_for_sale`, which returns a plain
+frozen dataclass, never a model instance."""
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from catalog.models import Vod
+
+
+@dataclass(frozen=True)
+class VodForSale:
+    """What the purchase context needs to know about a film it sells."""
+
+    id: int
+    title: str
+    price: int
+
+
+class VodNotFound(LookupError):
+    """No active VOD has that id."""
+
+
+def vod_list(*, search: str = "", genre: str = "") -> QuerySet[Vod]:
+    """The active VODs, newest first, optionally searched by title and filtered by genre."""
+    qs = Vod.objects.filter(is_active=True)
+    if search:
+        qs = qs.filter(title__icontains=search)
+    if genre:
+        qs = qs.filter(genre=genre)
+    return qs
+
+
+def vod_get(*, vod_id: int) -> Vod:
+    """One active VOD, or `Vod.DoesNotExist`."""
+    return Vod.objects.get(pk=vod_id, is_active=True)
+
+
+def vod_get_for_sale(*, vod_id: int) -> VodForSale:
+    """The id, title and price of an active VOD, or `VodNotFound`."""
+    row = Vod.objects.filter(pk=vod_id, is_active=True).values("id", "title", "price").first()
+    if row is None:
+        raise VodNotFound(vod_id)
+    return VodForSale(**row)
+
+
+def vod_titles(*, vod_ids: list[int]) -> dict[int, str]:
+    """Titles of the given VODs (active or not), by id, in one query."""
+    return dict(Vod.objects.filter(pk__in=vod_ids).values_list("id", "title"))

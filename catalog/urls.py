@@ -1,0 +1,12 @@
+"""Storefront URLs of the catalog."""
+
+from django.urls import path
+
+from catalog import views
+
+app_name = "catalog"
+
+urlpatterns = [
+    path("", views.vod_list_view, name="list"),
+    path("films/<int:pk>/", views.vod_detail_view, name="detail"),
+]

@@ -1,0 +1,85 @@
+"""Health, readiness, schema and docs endpoints, and the production settings guard."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_healthz_touches_no_database(client):
+    # No `db` fixture: pytest-django makes any database access here an error.
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_checks_the_database(client):
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json()["database"] == "ok"
+
+
+@pytest.mark.django_db
+def test_openapi_schema_is_served(client):
+    response = client.get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json")
+    assert response.status_code == 200
+    schema = response.json()
+    assert schema["openapi"].startswith("3.")
+    assert "/api/vods/" in schema["paths"]
+
+
+@pytest.mark.django_db
+def test_docs_are_served_without_internet(client):
+    response = client.get("/api/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "swagger-ui" in html
+    assert "cdn" not in html.lower() and "https://" not in html
+
+
+def _manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "SECURE_HTTPS"}
+    }
+    clean["DJANGO_SETTINGS_MODULE"] = "vodstore.settings"
+    clean.update(env)
+    return subprocess.run(  # noqa: S603 - our own manage.py
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=clean,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_production_refuses_to_start_without_a_secret_key():
+    result = _manage("check", DEBUG="false")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_refuses_a_weak_secret_key():
+    result = _manage("check", DEBUG="false", SECRET_KEY="django-insecure-short")
+    assert result.returncode != 0
+    assert "too weak" in result.stderr
+
+
+def test_production_settings_pass_check_deploy_without_warnings():
+    result = _manage(
+        "check",
+        "--deploy",
+        "--fail-level",
+        "WARNING",
+        DEBUG="false",
+        SECRET_KEY="k" * 20 + "a-real-random-looking-secret-9f8e7d6c5b4a3f2e1d0c",
+        ALLOWED_HOSTS="vod.example.com",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "no issues" in result.stdout
