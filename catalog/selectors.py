@@ -38,10 +38,10 @@ def vod_get(*, vod_id: int) -> Vod:
 
 def vod_get_for_sale(*, vod_id: int) -> VodForSale:
     """The id, title and price of an active VOD, or `VodNotFound`."""
-    row = Vod.objects.filter(pk=vod_id, is_active=True).values("id", "title", "price").first()
-    if row is None:
+    rows = Vod.objects.filter(pk=vod_id, is_active=True).values("id", "title", "price")[:1]
+    if not rows:
         raise VodNotFound(vod_id)
-    return VodForSale(**row)
+    return VodForSale(**rows[0])
 
 
 def vod_titles(*, vod_ids: list[int]) -> dict[int, str]:

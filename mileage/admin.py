@@ -1,2 +1,40 @@
+"""Django admin for mileage: accounts with their read-only, append-only ledger."""
 
-# Register your models here.
+from django.contrib import admin
+
+from mileage.models import MileageAccount, MileageEntry
+
+
+class NoEdits:
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class MileageEntryInline(NoEdits, admin.TabularInline):
+    model = MileageEntry
+    fields = ["created_at", "delta", "reason", "purchase_id", "event_id"]
+    readonly_fields = fields
+    ordering = ["-created_at"]
+    extra = 0
+
+
+@admin.register(MileageAccount)
+class MileageAccountAdmin(NoEdits, admin.ModelAdmin):
+    list_display = ["user", "balance", "updated_at"]
+    search_fields = ["user__username"]
+    list_select_related = ["user"]
+    inlines = [MileageEntryInline]
+
+
+@admin.register(MileageEntry)
+class MileageEntryAdmin(NoEdits, admin.ModelAdmin):
+    list_display = ["id", "account", "delta", "reason", "purchase_id", "created_at"]
+    list_filter = ["reason", "created_at"]
+    search_fields = ["=purchase_id", "account__user__username", "=event_id"]
+    list_select_related = ["account__user"]

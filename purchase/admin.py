@@ -1,2 +1,56 @@
+"""Django admin for purchases: read-only, cancelled through the same service as the API."""
 
-# Register your models here.
+from django.contrib import admin, messages
+
+from purchase import services
+from purchase.models import IdempotencyKey, Purchase
+from vodstore.errors import DomainError
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """State changes go through services, never through an edit form."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(ReadOnlyAdmin):
+    list_display = ["id", "vod_title", "user", "status", "payment_method", "amount", "created_at"]
+    list_filter = ["status", "payment_method", "created_at"]
+    search_fields = ["vod_title", "user__username", "=id"]
+    list_select_related = ["user"]
+    actions = ["cancel_purchases"]
+
+    @admin.action(description="Cancel the selected purchases (refund and reverse points)")
+    def cancel_purchases(self, request, queryset):
+        done = 0
+        for purchase in queryset:
+            try:
+                services.purchase_cancel(
+                    user_id=request.user.id, purchase_id=purchase.id, as_staff=True
+                )
+                done += 1
+            except DomainError as exc:
+                self.message_user(request, f"#{purchase.id}: {exc.detail}", messages.WARNING)
+        self.message_user(request, f"Cancelled {done} purchase(s).", messages.SUCCESS)
+
+    def get_actions(self, request):
+        # the action changes state: it needs the change permission, not only "view"
+        actions = super().get_actions(request)
+        if not request.user.has_perm("purchase.change_purchase"):
+            actions.pop("cancel_purchases", None)
+        return actions
+
+
+@admin.register(IdempotencyKey)
+class IdempotencyKeyAdmin(ReadOnlyAdmin):
+    list_display = ["key", "user", "purchase_id", "response_status", "created_at"]
+    search_fields = ["key", "user__username"]
+    list_select_related = ["user"]

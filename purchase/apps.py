@@ -1,6 +1,8 @@
+"""Purchase app: purchases and the buy and cancel use cases."""
+
 from django.apps import AppConfig
 
 
 class PurchaseConfig(AppConfig):
-    default_auto_field = 'django.db.models.BigAutoField'
-    name = 'purchase'
+    default_auto_field = "django.db.models.BigAutoField"
+    name = "purchase"

@@ -1,2 +1,61 @@
+"""Purchases, and the idempotency keys of purchase requests."""
 
-# Create your models here.
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+
+class Purchase(models.Model):
+    """A user's purchase of a film. Approved only together with its payment."""
+
+    class Status(models.TextChoices):
+        PAID = "paid", _("paid")
+        CANCELLED = "cancelled", _("cancelled")
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    # The film by id; its title is kept as it was when bought.
+    vod = models.ForeignKey("catalog.Vod", on_delete=models.PROTECT, related_name="+")
+    vod_title = models.CharField(max_length=200)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PAID)
+    payment_method = models.CharField(max_length=10)
+    amount = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # A user owns a film at most once; enforced by the database, also for races.
+            models.UniqueConstraint(
+                fields=["user", "vod"],
+                condition=Q(status="paid"),
+                name="one_paid_purchase_per_user_and_vod",
+            ),
+        ]
+        indexes = [models.Index(fields=["user", "-created_at"], name="purchase_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.vod_title} for {self.user_id} ({self.status})"
+
+
+class IdempotencyKey(models.Model):
+    """The first response to a purchase request sent with an `Idempotency-Key`."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="SHA-256 of the request body")
+    # Set in the purchase's own transaction: a crash before the response is stored
+    # still leaves the key pointing at the purchase it made.
+    purchase_id = models.PositiveBigIntegerField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["user", "key"], name="one_idempotency_key_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} ({self.user_id})"

@@ -3,10 +3,16 @@
 import itertools
 
 import pytest
+from django.conf import settings
 from django.contrib.auth.models import Permission, User
+from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from catalog.models import Vod
+from mileage.models import MileageAccount, MileageEntry
+from payment.gateway import Authorization, GatewayDeclined, GatewayError, use_gateway
+from payment.models import Payment
+from purchase.models import Purchase
 
 _counter = itertools.count(1)
 
@@ -61,3 +67,68 @@ def make_vod(**fields) -> Vod:
 @pytest.fixture
 def vod(db) -> Vod:
     return make_vod(title="The Harbor", price=4500)
+
+
+class FakeGateway:
+    """A payment gateway that answers at once and remembers every call."""
+
+    def __init__(self) -> None:
+        self.charges: list[tuple[str, int]] = []
+        self.voids: list[str] = []
+        self.refunds: list[str] = []
+        self.decline = False
+        self.fail = False
+        self._n = itertools.count(1)
+
+    def authorize(self, *, amount: int, idempotency_key: str) -> Authorization:
+        if self.fail:
+            raise GatewayError("gateway down")
+        if self.decline:
+            raise GatewayDeclined("card refused")
+        reference = f"fake_{next(self._n)}"
+        self.charges.append((reference, amount))
+        return Authorization(reference=reference, amount=amount)
+
+    def void(self, *, reference: str) -> None:
+        self.voids.append(reference)
+
+    def refund(self, *, reference: str, amount: int) -> None:
+        if self.fail:
+            raise GatewayError("gateway down")
+        self.refunds.append(reference)
+
+    @property
+    def kept_charges(self) -> list[str]:
+        """Charges neither voided nor refunded: money actually taken."""
+        return [ref for ref, _ in self.charges if ref not in self.voids + self.refunds]
+
+
+@pytest.fixture(autouse=True)
+def gateway():
+    with use_gateway(FakeGateway()) as fake:
+        yield fake
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks):
+    """Run on-commit work (event dispatch) as a real commit would, inside `db` tests."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def assert_books_balance() -> None:
+    """Every balance equals the sum of its ledger; every paid card purchase has one
+    approved payment; no cancelled purchase keeps an approved payment or its points."""
+    for account in MileageAccount.objects.all():
+        total = MileageEntry.objects.filter(account=account).aggregate(s=Sum("delta"))["s"] or 0
+        assert account.balance == total, f"{account}: balance {account.balance} != ledger {total}"
+    for purchase in Purchase.objects.all():
+        payment = Payment.objects.get(purchase_id=purchase.id)
+        expected = "approved" if purchase.status == "paid" else "cancelled"
+        assert payment.status == expected, f"purchase {purchase.id} {purchase.status}: {payment}"
+        net = MileageEntry.objects.filter(purchase_id=purchase.id).aggregate(s=Sum("delta"))["s"]
+        if purchase.status == "cancelled":
+            assert (net or 0) == 0, f"cancelled purchase {purchase.id} left {net} points"
+        elif purchase.payment_method == "card":
+            assert net == settings.MILEAGE_EARN_PER_PURCHASE
+        else:
+            assert net == -settings.MILEAGE_FREE_VOD_COST

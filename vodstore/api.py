@@ -34,7 +34,7 @@ def _first_code(codes: object) -> str:
 def exception_handler(exc, context):
     """Map every error to `{"code": ..., "detail": ...}` (plus `errors` for fields)."""
     if isinstance(exc, DomainError):
-        body = {"code": exc.code, "detail": str(exc.detail), **exc.extra}
+        body = exc.as_body()
         headers = {}
         if "retry_after" in exc.extra:
             headers["Retry-After"] = str(exc.extra["retry_after"])

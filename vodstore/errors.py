@@ -13,3 +13,7 @@ class DomainError(Exception):
         self.detail = detail or self.default_detail
         self.extra = extra
         super().__init__(self.detail)
+
+    def as_body(self) -> dict:
+        """The API's error body for this refusal."""
+        return {"code": self.code, "detail": str(self.detail), **self.extra}

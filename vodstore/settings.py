@@ -205,3 +205,16 @@ EVENTS_RETRY_BASE_SECONDS = env.int("EVENTS_RETRY_BASE_SECONDS", default=5)
 EVENTS_RETRY_MAX_SECONDS = env.int("EVENTS_RETRY_MAX_SECONDS", default=3600)
 # 5 s doubling to the 1 h cap: twelve attempts span about six hours.
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=12)
+
+# --- Store rules ----------------------------------------------------------------------
+MILEAGE_EARN_PER_PURCHASE = env.int("MILEAGE_EARN_PER_PURCHASE", default=1000)
+MILEAGE_FREE_VOD_COST = env.int("MILEAGE_FREE_VOD_COST", default=5000)
+IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+
+# --- Payment gateway --------------------------------------------------------------------
+# "simulated" approves automatically, as the original did; its latency (the original
+# slept 600-900 ms) and failure rates are here for demos and fault drills.
+PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="simulated")
+PAYMENT_SIMULATED_LATENCY_MS = env.str("PAYMENT_SIMULATED_LATENCY_MS", default="0-0")
+PAYMENT_SIMULATED_FAILURE_RATE = env.float("PAYMENT_SIMULATED_FAILURE_RATE", default=0.0)
+PAYMENT_SIMULATED_DECLINE_RATE = env.float("PAYMENT_SIMULATED_DECLINE_RATE", default=0.0)

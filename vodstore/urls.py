@@ -1,15 +1,47 @@
 """The store's URLs: storefront pages, the JSON API under /api/, admin, operations."""
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from catalog import rest as catalog_rest
-from vodstore import health
+from mileage import rest as mileage_rest
+from payment import rest as payment_rest
+from purchase import rest as purchase_rest
+from vodstore import accounts, health
+
+
+class IdConverter:
+    """A database id: at most 18 digits, so no id overflows a 64-bit column (a 404
+    instead of a database error)."""
+
+    regex = "[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: int) -> str:
+        return str(value)
+
+
+register_converter(IdConverter, "id")
 
 api_patterns = [
+    path("auth/signup/", accounts.SignupView.as_view(), name="signup-api"),
+    path("auth/token/", accounts.TokenView.as_view(), name="token"),
     path("vods/", catalog_rest.VodListCreateView.as_view(), name="vod-list"),
-    path("vods/<int:pk>/", catalog_rest.VodDetailView.as_view(), name="vod-detail"),
+    path("vods/<id:pk>/", catalog_rest.VodDetailView.as_view(), name="vod-detail"),
+    path("purchases/", purchase_rest.PurchaseListCreateView.as_view(), name="purchase-list"),
+    path("purchases/<id:pk>/", purchase_rest.PurchaseDetailView.as_view(), name="purchase-detail"),
+    path(
+        "purchases/<id:pk>/cancel/",
+        purchase_rest.PurchaseCancelView.as_view(),
+        name="purchase-cancel",
+    ),
+    path("payments/", payment_rest.PaymentListView.as_view(), name="payment-list"),
+    path("payments/<id:pk>/", payment_rest.PaymentDetailView.as_view(), name="payment-detail"),
+    path("mileage/", mileage_rest.MileageSummaryView.as_view(), name="mileage"),
+    path("mileage/entries/", mileage_rest.MileageEntryListView.as_view(), name="mileage-entries"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]

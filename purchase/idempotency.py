@@ -1,0 +1,84 @@
+"""Idempotency keys for purchase requests: the same key from the same user replays
+the first response without charging again.
+
+A key is claimed by inserting its row before any work, so the unique constraint on
+(user, key) decides between concurrent duplicates: exactly one request proceeds, the
+others see the claim (409 while it runs, the stored response after)."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from purchase.exceptions import IdempotencyInProgress, IdempotencyKeyReused
+from purchase.models import IdempotencyKey
+
+MAX_KEY_LENGTH = 255
+# A claim with no purchase and no response after this long belongs to a request whose
+# process died; a retry may take it over. Longer than any gateway timeout.
+ABANDONED_AFTER = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class Replay:
+    status: int | None
+    body: dict | None
+    purchase_id: int | None
+
+
+def fingerprint(data: object) -> str:
+    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _expiry_cutoff():
+    return timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
+
+
+def idempotency_claim(*, user_id: int, key: str, request_fingerprint: str) -> int | Replay:
+    """Claim `key` for a new request (returns the claim's id) or return what to replay.
+
+    Raises `IdempotencyKeyReused` (another body) or `IdempotencyInProgress`."""
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                return IdempotencyKey.objects.create(
+                    user_id=user_id, key=key, fingerprint=request_fingerprint
+                ).id
+        except IntegrityError:
+            existing = IdempotencyKey.objects.filter(user_id=user_id, key=key).first()
+        if existing is None:
+            continue  # released between our insert and our read: claim again
+        if existing.created_at < _expiry_cutoff() or (
+            existing.purchase_id is None
+            and existing.response_status is None
+            and existing.created_at < timezone.now() - ABANDONED_AFTER
+        ):
+            IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
+            continue
+        if existing.fingerprint != request_fingerprint:
+            raise IdempotencyKeyReused()
+        if existing.response_status is None and existing.purchase_id is None:
+            raise IdempotencyInProgress(retry_after=1)
+        return Replay(existing.response_status, existing.response_body, existing.purchase_id)
+    raise IdempotencyInProgress(retry_after=1)
+
+
+def idempotency_complete(*, claim_id: int, status: int, body: dict) -> None:
+    """Store the response to replay for this key."""
+    IdempotencyKey.objects.filter(pk=claim_id).update(response_status=status, response_body=body)
+
+
+def idempotency_release(*, claim_id: int) -> None:
+    """Forget a claim whose request may be retried as new (busy, throttled, crashed)."""
+    IdempotencyKey.objects.filter(pk=claim_id, purchase_id__isnull=True).delete()
+
+
+def idempotency_purge() -> int:
+    """Delete keys older than the retention period; return how many."""
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=_expiry_cutoff()).delete()
+    return deleted

@@ -1,0 +1,170 @@
+"""The purchase API: buy (with an optional Idempotency-Key), list, read, cancel."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import generics, serializers, status
+from rest_framework.response import Response
+
+from payment.selectors import payments_by_purchase
+from purchase import idempotency, selectors, services
+from purchase.models import Purchase
+from vodstore.api import InvalidQuery
+from vodstore.errors import DomainError
+
+MAX_ID = 2**63 - 1
+
+
+class InvalidIdempotencyKey(DomainError):
+    status_code = 400
+    code = "invalid_idempotency_key"
+    default_detail = "Idempotency-Key must be 1 to 255 printable ASCII characters."
+
+
+class PaymentSummarySerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    status = serializers.CharField()
+    method = serializers.CharField()
+    amount = serializers.IntegerField()
+
+
+class PurchaseSerializer(serializers.ModelSerializer):
+    vod = serializers.IntegerField(source="vod_id")
+    payment = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Purchase
+        fields = [
+            "id",
+            "vod",
+            "vod_title",
+            "status",
+            "payment_method",
+            "amount",
+            "created_at",
+            "cancelled_at",
+            "payment",
+        ]
+
+    @extend_schema_field(PaymentSummarySerializer(allow_null=True))
+    def get_payment(self, purchase: Purchase) -> dict | None:
+        payments = self.context.get("payments")
+        if payments is None:
+            payments = payments_by_purchase(purchase_ids=[purchase.id])
+        info = payments.get(purchase.id)
+        return PaymentSummarySerializer(info).data if info else None
+
+
+class PurchaseCreateSerializer(serializers.Serializer):
+    vod = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    payment_method = serializers.ChoiceField(choices=services.PAYMENT_METHODS, default="card")
+
+
+def _idempotency_key(request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
+        raise InvalidIdempotencyKey()
+    return key
+
+
+class PurchaseListCreateView(generics.GenericAPIView):
+    """Your purchases, newest first; or buy a film (card by default, or 5000 points)."""
+
+    serializer_class = PurchaseCreateSerializer
+
+    def get_serializer_class(self):
+        return PurchaseCreateSerializer if self.request.method == "POST" else PurchaseSerializer
+
+    def get_queryset(self):
+        wanted = self.request.query_params.get("status")
+        if wanted and wanted not in Purchase.Status.values:
+            raise InvalidQuery(errors={"status": [f"One of: {', '.join(Purchase.Status.values)}."]})
+        return selectors.purchase_list(user_id=self.request.user.id, status=wanted)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("status", str, enum=Purchase.Status.values)],
+        responses=PurchaseSerializer(many=True),
+    )
+    def get(self, request):
+        page = self.paginate_queryset(self.get_queryset())
+        payments = payments_by_purchase(purchase_ids=[p.id for p in page])
+        data = PurchaseSerializer(page, many=True, context={"payments": payments}).data
+        return self.get_paginated_response(data)
+
+    @extend_schema(
+        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
+        responses={201: PurchaseSerializer},
+    )
+    def post(self, request):
+        params = PurchaseCreateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        key = _idempotency_key(request)
+        if key is None:
+            return self._buy(request.user.id, params.validated_data)
+
+        claim = idempotency.idempotency_claim(
+            user_id=request.user.id,
+            key=key,
+            request_fingerprint=idempotency.fingerprint(params.validated_data),
+        )
+        if isinstance(claim, idempotency.Replay):
+            return self._replay(claim)
+        try:
+            response = self._buy(request.user.id, params.validated_data, claim)
+        except DomainError as exc:
+            if exc.status_code in (
+                status.HTTP_429_TOO_MANY_REQUESTS,
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+            ):
+                idempotency.idempotency_release(claim_id=claim)  # retry after the wait
+            else:
+                idempotency.idempotency_complete(
+                    claim_id=claim, status=exc.status_code, body=exc.as_body()
+                )
+            raise
+        except BaseException:
+            idempotency.idempotency_release(claim_id=claim)
+            raise
+        idempotency.idempotency_complete(claim_id=claim, status=201, body=response.data)
+        return response
+
+    def _buy(self, user_id: int, params: dict, claim_id: int | None = None) -> Response:
+        result = services.purchase_create(
+            user_id=user_id,
+            vod_id=params["vod"],
+            payment_method=params["payment_method"],
+            idempotency_key_id=claim_id,
+        )
+        context = {"payments": {result.purchase.id: result.payment}}
+        return Response(PurchaseSerializer(result.purchase, context=context).data, status=201)
+
+    def _replay(self, replay: idempotency.Replay) -> Response:
+        headers = {"Idempotent-Replayed": "true"}
+        if replay.status is not None:
+            return Response(replay.body, status=replay.status, headers=headers)
+        # The purchase committed but its process stopped before storing the response.
+        purchase = Purchase.objects.get(pk=replay.purchase_id)
+        return Response(PurchaseSerializer(purchase).data, status=201, headers=headers)
+
+
+class PurchaseDetailView(generics.RetrieveAPIView):
+    """One of your purchases."""
+
+    serializer_class = PurchaseSerializer
+
+    def get_queryset(self):
+        return selectors.purchase_list(user_id=self.request.user.id)
+
+
+class PurchaseCancelView(generics.GenericAPIView):
+    """Cancel a paid purchase: its payment is refunded and its points reversed."""
+
+    serializer_class = serializers.Serializer
+
+    @extend_schema(request=None, responses=PurchaseSerializer)
+    def post(self, request, pk: int):
+        purchase = services.purchase_cancel(
+            user_id=request.user.id, purchase_id=pk, as_staff=request.user.is_staff
+        )
+        return Response(PurchaseSerializer(purchase).data)

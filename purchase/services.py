@@ -1,0 +1,118 @@
+"""The buy and cancel use cases. The transaction of a purchase lives here."""
+
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from catalog.selectors import VodNotFound, vod_get_for_sale
+from payment.services import (
+    PaymentInfo,
+    payment_authorize,
+    payment_record,
+    payment_void,
+)
+from purchase.events import VodPurchaseCancelled, VodPurchased
+from purchase.exceptions import AlreadyOwned, NotCancellable, PurchaseNotFound, VodNotAvailable
+from purchase.models import IdempotencyKey, Purchase
+from vodstore.events import publish
+
+PAYMENT_METHODS = ("card", "mileage")
+
+
+@dataclass(frozen=True)
+class PurchaseResult:
+    purchase: Purchase
+    payment: PaymentInfo
+
+
+def _owns(*, user_id: int, vod_id: int) -> bool:
+    return Purchase.objects.filter(
+        user_id=user_id, vod_id=vod_id, status=Purchase.Status.PAID
+    ).exists()
+
+
+def purchase_create(
+    *,
+    user_id: int,
+    vod_id: int,
+    payment_method: str = "card",
+    idempotency_key_id: int | None = None,
+) -> PurchaseResult:
+    """Buy a film: approved only with its payment, or nothing is written.
+
+    The card is charged before the write transaction opens (a slow gateway must not
+    hold the database write lock); the purchase, its payment, the points spent and
+    the events then commit together. If that transaction fails, the charge is voided.
+    Raises `VodNotAvailable`, `AlreadyOwned`, `PaymentDeclined`, `PaymentUnavailable`
+    or `InsufficientMileage`."""
+    try:
+        vod = vod_get_for_sale(vod_id=vod_id)
+    except VodNotFound as exc:
+        raise VodNotAvailable(errors={"vod": ["No film on sale has this id."]}) from exc
+    if _owns(user_id=user_id, vod_id=vod_id):
+        raise AlreadyOwned()
+
+    authorization = payment_authorize(method=payment_method, price=vod.price)
+    try:
+        with transaction.atomic():
+            purchase = Purchase.objects.create(
+                user_id=user_id,
+                vod_id=vod.id,
+                vod_title=vod.title,
+                payment_method=payment_method,
+                amount=authorization.amount,
+            )
+            payment = payment_record(
+                authorization=authorization, user_id=user_id, purchase_id=purchase.id
+            )
+            publish(
+                VodPurchased(
+                    purchase_id=purchase.id,
+                    user_id=user_id,
+                    vod_id=vod.id,
+                    payment_method=payment_method,
+                    amount=purchase.amount,
+                )
+            )
+            if idempotency_key_id is not None:
+                IdempotencyKey.objects.filter(pk=idempotency_key_id).update(purchase_id=purchase.id)
+    except IntegrityError as exc:
+        payment_void(authorization=authorization)
+        # The partial unique constraint: a concurrent request bought it first.
+        if _owns(user_id=user_id, vod_id=vod_id):
+            raise AlreadyOwned() from exc
+        raise
+    except BaseException:
+        payment_void(authorization=authorization)
+        raise
+    return PurchaseResult(purchase=purchase, payment=payment)
+
+
+def purchase_cancel(*, user_id: int, purchase_id: int, as_staff: bool = False) -> Purchase:
+    """Cancel a paid purchase; its payment and points are reversed by event handlers.
+
+    Raises `PurchaseNotFound` when it does not exist or is someone else's (unless
+    `as_staff`), and `NotCancellable` when it is not paid."""
+    scope = Purchase.objects.filter(pk=purchase_id)
+    if not as_staff:
+        scope = scope.filter(user_id=user_id)
+    with transaction.atomic():
+        cancelled = scope.filter(status=Purchase.Status.PAID).update(
+            status=Purchase.Status.CANCELLED, cancelled_at=timezone.now()
+        )
+        purchase = scope.first()
+        if purchase is None:
+            raise PurchaseNotFound()
+        if not cancelled:
+            raise NotCancellable()
+        publish(
+            VodPurchaseCancelled(
+                purchase_id=purchase.id,
+                user_id=purchase.user_id,
+                vod_id=purchase.vod_id,
+                payment_method=purchase.payment_method,
+                amount=purchase.amount,
+            )
+        )
+    return purchase

@@ -1,0 +1,214 @@
+"""The in-process event bus: a transactional outbox dispatched over blinker signals.
+
+Publishing writes the event into the outbox inside the caller's transaction; right
+after that transaction commits, the event is handed to its handlers. A handler that
+raises is logged and retried later by `manage.py outbox_worker`; the others still
+run, and the caller never sees the error. Each handler's success is recorded per
+event, so a retry runs only the handlers that have not succeeded yet. An event whose
+publishing process died before dispatch is picked up by the worker after a grace
+period. Handlers receive a `Delivered` envelope of plain values, so a consumer needs
+only the producer's event name and payload keys, never its modules.
+"""
+
+import dataclasses
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any, ClassVar
+
+from blinker import Namespace
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from vodstore.models import EventDelivery, OutboxEvent
+
+logger = logging.getLogger(__name__)
+
+_signals = Namespace()
+_options: dict[Callable, bool] = {}  # handler -> run it inside a transaction?
+
+Handler = Callable[["Delivered"], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class Event:
+    """Base of every event: a past-tense fact made of plain ids and values.
+
+    Subclasses are frozen dataclasses owned by the app that publishes them; the class
+    name is the event's type."""
+
+    type: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.type = cls.__name__
+
+
+@dataclasses.dataclass(frozen=True)
+class Delivered:
+    """An event as a handler receives it."""
+
+    id: uuid.UUID
+    type: str
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+def handler_name(handler: Callable) -> str:
+    return f"{handler.__module__}.{handler.__qualname__}"
+
+
+def subscribe(event_type: str, handler: Handler, *, atomic: bool = True) -> None:
+    """Connect a module-level handler to an event type (call it from `AppConfig.ready`).
+
+    With `atomic` (the default) the handler's writes and the record of its success
+    commit together, so it takes effect exactly once. A handler that calls the
+    outside world (a gateway) passes `atomic=False`, opens its own short transactions
+    and must be idempotent by itself."""
+    # weak=False: blinker would otherwise drop a receiver nobody else references.
+    _signals.signal(event_type).connect(handler, weak=False)
+    _options[handler] = atomic
+
+
+def handlers_for(event_type: str) -> list[Handler]:
+    """The handlers of an event type, in a fixed order (blinker promises none)."""
+    return sorted(_signals.signal(event_type).receivers_for(None), key=handler_name)
+
+
+def publish(event: Event) -> uuid.UUID:
+    """Store `event` in the outbox of the current transaction; dispatch it after commit.
+
+    Must be called inside the transaction that makes the change the event reports,
+    so that a rollback takes the event with it."""
+    if not connection.in_atomic_block:
+        raise RuntimeError(f"publish({event.type}) outside a transaction")
+    now = _now()
+    if not handlers_for(event.type):
+        # Nobody listens (an audit-only event): stored as delivered, nothing to send.
+        return OutboxEvent.objects.create(
+            type=event.type,
+            payload=dataclasses.asdict(event),
+            occurred_at=now,
+            next_attempt_at=now,
+            status=OutboxEvent.Status.DELIVERED,
+            delivered_at=now,
+        ).id
+    row = OutboxEvent.objects.create(
+        type=event.type,
+        payload=dataclasses.asdict(event),
+        occurred_at=now,
+        next_attempt_at=now + timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS),
+    )
+    # robust: a failing dispatch must not stop other callbacks nor reach the client.
+    transaction.on_commit(partial(_dispatch_fresh, row), robust=True)
+    return row.id
+
+
+def _dispatch_fresh(row: OutboxEvent) -> None:
+    _deliver(row, already_done=set())
+
+
+def dispatch(event_ids: Iterable[uuid.UUID]) -> int:
+    """Deliver the given pending events now; return how many were fully delivered."""
+    rows = OutboxEvent.objects.filter(
+        id__in=list(event_ids), status=OutboxEvent.Status.PENDING
+    ).prefetch_related("deliveries")
+    return sum(_deliver(row, {d.handler for d in row.deliveries.all()}) for row in rows)
+
+
+def _deliver(row: OutboxEvent, already_done: set[str]) -> bool:
+    """Run every handler of `row` that has not succeeded yet; record the outcome."""
+    envelope = Delivered(row.id, row.type, row.occurred_at, row.payload)
+    errors = []
+    for handler in handlers_for(row.type):
+        name = handler_name(handler)
+        if name in already_done:
+            continue
+        try:
+            if _options.get(handler, True):
+                with transaction.atomic():
+                    handler(envelope)
+                    EventDelivery.objects.create(event_id=row.id, handler=name)
+            else:
+                handler(envelope)
+                EventDelivery.objects.create(event_id=row.id, handler=name)
+        except IntegrityError as exc:
+            if not EventDelivery.objects.filter(event_id=row.id, handler=name).exists():
+                logger.exception("event %s (%s): handler %s failed", row.id, row.type, name)
+                errors.append(f"{name}: {exc!r}")
+            # else another process recorded this handler's success first: its work
+            # stands, and (atomic) ours was rolled back with the duplicate record.
+        except Exception as exc:
+            logger.exception("event %s (%s): handler %s failed", row.id, row.type, name)
+            errors.append(f"{name}: {exc!r}")
+    _record_outcome(row, errors)
+    return not errors
+
+
+def _record_outcome(row: OutboxEvent, errors: list[str]) -> None:
+    now = _now()
+    if not errors:
+        OutboxEvent.objects.filter(pk=row.pk).update(
+            status=OutboxEvent.Status.DELIVERED, delivered_at=now, last_error=""
+        )
+        return
+    attempts = row.attempts + 1
+    gave_up = attempts >= settings.EVENTS_MAX_ATTEMPTS
+    backoff = min(
+        settings.EVENTS_RETRY_BASE_SECONDS * 2 ** (attempts - 1), settings.EVENTS_RETRY_MAX_SECONDS
+    )
+    OutboxEvent.objects.filter(pk=row.pk).update(
+        attempts=attempts,
+        last_error="\n".join(errors)[:4000],
+        next_attempt_at=now + timedelta(seconds=backoff),
+        status=OutboxEvent.Status.FAILED if gave_up else OutboxEvent.Status.PENDING,
+    )
+    if gave_up:
+        logger.error("event %s (%s): gave up after %d attempts", row.id, row.type, attempts)
+
+
+def claim_due(*, batch: int = 100, now: datetime | None = None) -> list[uuid.UUID]:
+    """Take a lease on up to `batch` pending events whose time has come.
+
+    On PostgreSQL the rows are locked with SKIP LOCKED, so concurrent workers take
+    different events; SQLite serializes the claiming transactions instead. The lease
+    (moving `next_attempt_at` ahead) keeps other workers off while this one delivers;
+    if the worker dies, the lease runs out and someone else takes the events."""
+    now = now or _now()
+    with transaction.atomic():
+        due = OutboxEvent.objects.filter(
+            status=OutboxEvent.Status.PENDING, next_attempt_at__lte=now
+        ).order_by("next_attempt_at")
+        if connection.features.has_select_for_update_skip_locked:
+            due = due.select_for_update(skip_locked=True)
+        ids = list(due.values_list("id", flat=True)[:batch])
+        OutboxEvent.objects.filter(id__in=ids).update(
+            next_attempt_at=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
+        )
+    return ids
+
+
+def run_worker_pass(*, batch: int = 100, now: datetime | None = None) -> tuple[int, int]:
+    """Claim and deliver due events once; return (claimed, fully delivered)."""
+    ids = claim_due(batch=batch, now=now)
+    return len(ids), dispatch(ids) if ids else 0
+
+
+def retry_now(event_ids: Iterable[uuid.UUID]) -> int:
+    """Put pending or given-up events back in line and deliver them at once."""
+    ids = list(event_ids)
+    OutboxEvent.objects.filter(id__in=ids).exclude(status=OutboxEvent.Status.DELIVERED).update(
+        status=OutboxEvent.Status.PENDING, next_attempt_at=_now()
+    )
+    return dispatch(ids)
+
+
+def pending_count() -> int:
+    return OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).count()
