@@ -57,4 +57,4 @@ test-postgres: install-dev
 	fi
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db.sqlite3*
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3*

@@ -8,8 +8,11 @@ class PaymentConfig(AppConfig):
     name = "payment"
 
     def ready(self) -> None:
-        from payment import handlers
+        from payment import handlers, metrics
         from vodstore.events import subscribe
+        from vodstore.metrics import register_collector
+
+        register_collector(metrics.collect)
 
         # Not atomic: it calls the gateway, which must never happen while holding the
         # database write lock; payment_cancel is idempotent by itself.

@@ -10,6 +10,14 @@ class PaymentDeclined(DomainError):
 
 
 class PaymentUnavailable(DomainError):
+    """Payment cannot be taken now; the buyer should retry after `retry_after` seconds."""
+
     status_code = 503
     code = "payment_unavailable"
-    default_detail = "Payment is busy, please try again shortly."
+
+    def __init__(self, detail: str | None = None, *, retry_after: int = 1) -> None:
+        unit = "second" if retry_after == 1 else "seconds"
+        super().__init__(
+            detail or f"Payment is busy, please try again in {retry_after} {unit}.",
+            retry_after=retry_after,
+        )

@@ -11,8 +11,9 @@ from django.utils import timezone
 
 from mileage.services import mileage_spend
 from payment.events import PaymentApproved, PaymentCancelled
-from payment.exceptions import PaymentDeclined, PaymentUnavailable
-from payment.gateway import GatewayDeclined, GatewayError, get_gateway
+from payment.exceptions import PaymentDeclined
+from payment.gateway import GatewayDeclined, get_gateway
+from payment.guard import get_guard
 from payment.models import Method, Payment
 from vodstore.events import publish
 
@@ -54,12 +55,16 @@ def payment_authorize(*, method: str, price: int) -> PaymentAuthorization:
     inside the purchase's transaction."""
     if method == Method.MILEAGE:
         return PaymentAuthorization(method=method, amount=settings.MILEAGE_FREE_VOD_COST)
+    gateway = get_gateway()
+    key = uuid.uuid4().hex
     try:
-        charge = get_gateway().authorize(amount=price, idempotency_key=uuid.uuid4().hex)
+        charge = get_guard().call(
+            lambda: gateway.authorize(amount=price, idempotency_key=key),
+            # a charge that arrives after the timeout belongs to no purchase: release it
+            on_late_result=lambda late: gateway.void(reference=late.reference),
+        )
     except GatewayDeclined as exc:
         raise PaymentDeclined("The card payment was declined.") from exc
-    except GatewayError as exc:
-        raise PaymentUnavailable() from exc
     return PaymentAuthorization(method=method, amount=price, reference=charge.reference)
 
 
@@ -94,7 +99,9 @@ def payment_record(
 
 
 def payment_void(*, authorization: PaymentAuthorization) -> None:
-    """Release a card charge whose purchase did not commit (best effort, logged)."""
+    """Release a card charge whose purchase did not commit (best effort, logged).
+
+    Not through the guard: a compensation must not be refused by an open breaker."""
     if not authorization.reference:
         return
     try:
@@ -113,7 +120,12 @@ def payment_cancel(*, purchase_id: int) -> bool:
     if payment is None or payment.status != Payment.Status.APPROVED:
         return False
     if payment.method == Method.CARD:
-        get_gateway().refund(reference=payment.gateway_reference, amount=payment.amount)
+        gateway = get_gateway()
+        # Guarded: while the gateway is down the refund fails fast and the event
+        # handler is retried later by the outbox worker.
+        get_guard().call(
+            lambda: gateway.refund(reference=payment.gateway_reference, amount=payment.amount)
+        )
     with transaction.atomic():
         cancelled = Payment.objects.filter(pk=payment.pk, status=Payment.Status.APPROVED).update(
             status=Payment.Status.CANCELLED, cancelled_at=timezone.now()

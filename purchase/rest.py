@@ -4,6 +4,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
+from rest_framework.throttling import UserRateThrottle
 
 from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
@@ -68,10 +69,20 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
+class PurchaseRateThrottle(UserRateThrottle):
+    """Per-user purchase rate (`PURCHASE_RATE`), counted in the shared cache."""
+
+    scope = "purchase"
+
+    def allow_request(self, request, view) -> bool:
+        return request.method != "POST" or super().allow_request(request, view)
+
+
 class PurchaseListCreateView(generics.GenericAPIView):
     """Your purchases, newest first; or buy a film (card by default, or 5000 points)."""
 
     serializer_class = PurchaseCreateSerializer
+    throttle_classes = [PurchaseRateThrottle]
 
     def get_serializer_class(self):
         return PurchaseCreateSerializer if self.request.method == "POST" else PurchaseSerializer

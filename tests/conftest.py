@@ -5,12 +5,14 @@ import itertools
 import pytest
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
 from django.db.models import Sum
 from rest_framework.test import APIClient
 
 from catalog.models import Vod
 from mileage.models import MileageAccount, MileageEntry
 from payment.gateway import Authorization, GatewayDeclined, GatewayError, use_gateway
+from payment.guard import reset_guard
 from payment.models import Payment
 from purchase.models import Purchase
 
@@ -78,9 +80,11 @@ class FakeGateway:
         self.refunds: list[str] = []
         self.decline = False
         self.fail = False
+        self.attempts = 0  # every authorize call, whatever its outcome
         self._n = itertools.count(1)
 
     def authorize(self, *, amount: int, idempotency_key: str) -> Authorization:
+        self.attempts += 1
         if self.fail:
             raise GatewayError("gateway down")
         if self.decline:
@@ -107,6 +111,16 @@ class FakeGateway:
 def gateway():
     with use_gateway(FakeGateway()) as fake:
         yield fake
+
+
+@pytest.fixture(autouse=True)
+def fresh_guard_and_cache():
+    """Each test starts with a closed breaker, an empty bulkhead and no throttle history."""
+    cache.clear()
+    reset_guard()
+    yield
+    cache.clear()
+    reset_guard()
 
 
 @pytest.fixture

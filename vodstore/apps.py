@@ -6,3 +6,9 @@ from django.apps import AppConfig
 class VodstoreConfig(AppConfig):
     name = "vodstore"
     verbose_name = "Store infrastructure"
+
+    def ready(self) -> None:
+        from vodstore.events import collect_metrics
+        from vodstore.metrics import register_collector
+
+        register_collector(collect_metrics)

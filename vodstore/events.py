@@ -13,7 +13,7 @@ only the producer's event name and payload keys, never its modules.
 import dataclasses
 import logging
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
@@ -21,7 +21,9 @@ from typing import Any, ClassVar
 from blinker import Namespace
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Count
 from django.utils import timezone
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from vodstore.models import EventDelivery, OutboxEvent
 
@@ -210,5 +212,10 @@ def retry_now(event_ids: Iterable[uuid.UUID]) -> int:
     return dispatch(ids)
 
 
-def pending_count() -> int:
-    return OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING).count()
+def collect_metrics() -> Iterator[Metric]:
+    """Outbox events by status, for /metrics (pending ones await a handler)."""
+    family = GaugeMetricFamily("outbox_events", "Outbox events by status.", labels=["status"])
+    counts = dict(OutboxEvent.objects.values_list("status").annotate(n=Count("id")).order_by())
+    for status in OutboxEvent.Status.values:
+        family.add_metric([status], counts.get(status, 0))
+    yield family

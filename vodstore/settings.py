@@ -105,6 +105,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Local memory by default; with CACHE_URL=redis://... every worker shares the payment
 # guard's state and the rate limits.
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://vodstore")}
+# (django-environ keeps a URL's key_prefix where Django does not look for it)
+CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="vodstore")
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -218,3 +220,29 @@ PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="simulated")
 PAYMENT_SIMULATED_LATENCY_MS = env.str("PAYMENT_SIMULATED_LATENCY_MS", default="0-0")
 PAYMENT_SIMULATED_FAILURE_RATE = env.float("PAYMENT_SIMULATED_FAILURE_RATE", default=0.0)
 PAYMENT_SIMULATED_DECLINE_RATE = env.float("PAYMENT_SIMULATED_DECLINE_RATE", default=0.0)
+
+# --- The payment guard (payment.guard) ------------------------------------------------
+PAYMENT_GUARD = {
+    # Bulkhead: gateway calls in flight per process; the next buyer is refused at once.
+    # 10 per worker keeps a 600-900 ms gateway at ~12 purchases/s per worker without
+    # letting a stalled gateway tie up every thread.
+    "MAX_CONCURRENT": env.int("PAYMENT_GUARD_MAX_CONCURRENT", default=10),
+    # Hystrix times out at 1 s; our reference gateway takes up to 0.9 s, so 2 s leaves
+    # room for its tail and still answers long before a buyer gives up.
+    "CALL_TIMEOUT": env.float("PAYMENT_GUARD_CALL_TIMEOUT", default=2.0),
+    # A call slower than this counts as slow (resilience4j's slowCallDurationThreshold).
+    "SLOW_CALL_SECONDS": env.float("PAYMENT_GUARD_SLOW_CALL_SECONDS", default=1.5),
+    # 50 % failures opens, as in both resilience4j and Hystrix.
+    "FAILURE_RATE": env.float("PAYMENT_GUARD_FAILURE_RATE", default=0.5),
+    # resilience4j opens at 100 % slow calls; 80 % reacts before every buyer waits.
+    "SLOW_CALL_RATE": env.float("PAYMENT_GUARD_SLOW_CALL_RATE", default=0.8),
+    # Hystrix's request volume threshold (resilience4j's 100 is too many for a store
+    # of our size to ever reach in a window).
+    "MINIMUM_CALLS": env.int("PAYMENT_GUARD_MINIMUM_CALLS", default=20),
+    # Hystrix's 10 s rolling window, in one-second buckets.
+    "WINDOW_SECONDS": env.int("PAYMENT_GUARD_WINDOW_SECONDS", default=10),
+    # Hystrix's 5 s sleep window (resilience4j's 60 s would turn buyers away too long).
+    "OPEN_SECONDS": env.float("PAYMENT_GUARD_OPEN_SECONDS", default=5.0),
+    # Trial calls when half-open (resilience4j: 10; a few suffice at our volume).
+    "HALF_OPEN_CALLS": env.int("PAYMENT_GUARD_HALF_OPEN_CALLS", default=3),
+}

@@ -8,7 +8,7 @@ from catalog import rest as catalog_rest
 from mileage import rest as mileage_rest
 from payment import rest as payment_rest
 from purchase import rest as purchase_rest
-from vodstore import accounts, health
+from vodstore import accounts, health, metrics
 
 
 class IdConverter:
@@ -53,4 +53,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics.metrics_view, name="metrics"),
 ]

@@ -1,0 +1,114 @@
+"""With Redis as the cache, two processes share one breaker (real Redis, no mock)."""
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from django.test import override_settings
+
+from payment.guard import CircuitBreaker, GuardConfig, GuardRefused
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+CONFIG = GuardConfig(
+    max_concurrent=3,
+    call_timeout=5.0,
+    slow_call_seconds=1.0,
+    failure_rate=0.5,
+    slow_call_rate=0.8,
+    minimum_calls=4,
+    window_seconds=10,
+    open_seconds=30.0,
+    half_open_calls=1,
+)
+
+# What the other process runs: trip the breaker with four failures, print its state.
+OTHER_PROCESS = """
+import django, json
+django.setup()
+from payment.guard import CircuitBreaker, GuardConfig
+breaker = CircuitBreaker(GuardConfig(**json.loads(CONFIG)))
+for _ in range(4):
+    breaker.record(breaker.acquire(), failed=True, seconds=0.01)
+print(breaker.status().state)
+"""
+
+
+def _redis_available() -> bool:
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        return False
+    return True
+
+
+if not _redis_available():
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"Redis at {REDIS_URL} is unreachable, and CI must run this test")
+    pytest.skip(f"Redis at {REDIS_URL} is unreachable", allow_module_level=True)
+
+
+@pytest.fixture
+def shared_cache():
+    prefix = f"test-{uuid.uuid4().hex}"
+    caches = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    with override_settings(CACHES=caches):
+        yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
+
+
+def test_two_processes_see_one_breaker(shared_cache):
+    breaker = CircuitBreaker(CONFIG)
+    assert breaker.status().state == "closed"
+
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "vodstore.test_settings",
+        "CACHE_URL": REDIS_URL,
+        "CACHE_KEY_PREFIX": shared_cache,
+        "CONFIG": json.dumps(CONFIG.__dict__),
+    }
+    other = subprocess.run(  # noqa: S603 - our own code
+        [
+            sys.executable,
+            "-c",
+            OTHER_PROCESS.replace("CONFIG)", "__import__('os').environ['CONFIG'])"),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert other.returncode == 0, other.stderr
+    assert other.stdout.strip() == "open"
+
+    # This process never saw a failure, yet refuses: the state is shared.
+    status = breaker.status()
+    assert status.state == "open" and 0 < status.retry_after <= 30
+    with pytest.raises(GuardRefused):
+        breaker.acquire()
+
+
+def test_a_transition_happens_once_however_many_workers_race(shared_cache):
+    breakers = [CircuitBreaker(CONFIG) for _ in range(4)]
+    permits = [b.acquire() for b in breakers]
+    for breaker, permit in zip(breakers, permits, strict=True):
+        breaker.record(permit, failed=True, seconds=0.01)
+    assert all(b.status().state == "open" for b in breakers)
+    assert breakers[0].status().epoch == 1  # opened once, not once per worker
