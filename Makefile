@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ADDR   ?= 127.0.0.1:8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/vodstore
 
-.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker clean
+.PHONY: run test lint test-sqlite test-postgres install install-dev demo drill clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -55,6 +55,10 @@ test-postgres: install-dev
 	else \
 		echo "SKIP: PostgreSQL at $(PG_URL) is unreachable; the PostgreSQL suite did not run"; \
 	fi
+
+## drill: the original's load test (100 buyers, 60 s, 600-900 ms gateway) and the books.
+drill: install-dev
+	$(BIN)/python scripts/drill.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3*

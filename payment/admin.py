@@ -1,7 +1,11 @@
-"""Django admin for payments: read-only (payments change only through the services)."""
+"""Django admin for payments: read-only payments, and the payment guard's state."""
 
+from django.conf import settings
 from django.contrib import admin
+from django.template.response import TemplateResponse
+from django.urls import path
 
+from payment.guard import get_guard
 from payment.models import Payment
 
 
@@ -11,6 +15,7 @@ class PaymentAdmin(admin.ModelAdmin):
     list_filter = ["status", "method", "approved_at"]
     search_fields = ["=purchase_id", "gateway_reference", "user__username"]
     list_select_related = ["user"]
+    change_list_template = "admin/payment/payment/change_list.html"
 
     def has_add_permission(self, request):
         return False
@@ -20,3 +25,22 @@ class PaymentAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def get_urls(self):
+        guard_view = self.admin_site.admin_view(self.guard_view)
+        return [path("guard/", guard_view, name="payment_guard"), *super().get_urls()]
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "guard": get_guard().status()}
+        return super().changelist_view(request, extra_context)
+
+    def guard_view(self, request):
+        """The payment guard's state, its window and its settings."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Payment guard",
+            "opts": self.model._meta,
+            "guard": get_guard().status(),
+            "guard_settings": sorted(settings.PAYMENT_GUARD.items()),
+        }
+        return TemplateResponse(request, "admin/payment/guard.html", context)

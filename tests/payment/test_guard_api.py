@@ -98,3 +98,18 @@ def test_metrics_show_the_guard_state(user_client, client, gateway):
     assert 'payment_guard_state{state="open"} 1.0' in text
     assert 'payment_gateway_calls_total{outcome="failure"}' in text
     assert "outbox_events" in text
+
+
+def test_admin_shows_the_guard_state(admin_client, user_client, gateway):
+    page = admin_client.get("/admin/payment/payment/guard/")
+    assert page.status_code == 200
+    assert b'<strong id="guard-state">closed</strong>' in page.content
+    open_the_breaker(user_client, gateway)
+    page = admin_client.get("/admin/payment/payment/guard/")
+    assert b'<strong id="guard-state">open</strong>' in page.content
+    assert b"retry in 5 s" in page.content
+    assert b"Payment guard: open" in admin_client.get("/admin/payment/payment/").content
+
+
+def test_guard_page_is_for_staff_only(client, user_client):
+    assert client.get("/admin/payment/payment/guard/").status_code == 302  # to the login

@@ -1,0 +1,295 @@
+"""`make drill`: the original team's load test, redone against this store.
+
+Starts gunicorn on 127.0.0.1 with the simulated gateway at 600-900 ms, runs 100
+concurrent buyers for 60 s with locust (headless), prints our figures beside the
+original's, then checks the books. Traffic goes to 127.0.0.1 only; the run is bounded.
+"""
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PORT = int(os.environ.get("DRILL_PORT", "8765"))
+USERS = int(os.environ.get("DRILL_USERS", "100"))
+SECONDS = int(os.environ.get("DRILL_SECONDS", "60"))
+FILMS = 300
+REDIS_URL = os.environ.get("DRILL_REDIS_URL", "redis://127.0.0.1:6379/14")
+ORIGINAL = {"rate": 2.78, "availability": 91.16, "mean": 29.43, "max": 44.86}
+
+
+def redis_up() -> bool:
+    return (
+        subprocess.run(  # noqa: S603
+            [sys.executable, str(ROOT / "scripts/service_up.py"), "redis", REDIS_URL],
+            capture_output=True,
+            check=False,
+        ).returncode
+        == 0
+    )
+
+
+def manage(env: dict, *args: str) -> str:
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+SETUP = """
+import json, os
+import django
+django.setup()
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from catalog.models import Vod
+users = User.objects.bulk_create(
+    [User(username=f"drill{i}", password="!") for i in range(int(os.environ["USERS"]))]
+)
+tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
+ids = list(Vod.objects.filter(is_active=True).values_list("id", flat=True))
+print(json.dumps({"tokens": [t.key for t in tokens], "vod_ids": ids}))
+"""
+
+BOOKS = """
+import json, os
+import django
+django.setup()
+from django.conf import settings
+from django.db.models import Count, Q, Sum
+from mileage.models import MileageAccount, MileageEntry
+from payment.models import Payment
+from purchase.models import Purchase
+from vodstore.models import OutboxEvent
+created = int(os.environ["CREATED"])
+purchases = Purchase.objects.count()
+paid = Purchase.objects.filter(status="paid").count()
+payments = Payment.objects.filter(status="approved").count()
+double_paid = (
+    Payment.objects.values("purchase_id").annotate(n=Count("id")).filter(n__gt=1).count()
+)
+unpaid = Purchase.objects.exclude(
+    id__in=Payment.objects.filter(status="approved").values("purchase_id")
+).count()
+earned = MileageEntry.objects.filter(reason="earned")
+wrong_points = (
+    Purchase.objects.exclude(
+        id__in=earned.filter(delta=settings.MILEAGE_EARN_PER_PURCHASE).values("purchase_id")
+    ).count()
+    + earned.values("purchase_id").annotate(n=Count("id")).filter(n__gt=1).count()
+)
+unbalanced = sum(
+    1
+    for a in MileageAccount.objects.annotate(total=Sum("entries__delta"))
+    if a.balance != (a.total or 0)
+)
+print(json.dumps({
+    "created_201": created, "purchases": purchases, "paid": paid, "approved_payments": payments,
+    "purchases_without_payment": unpaid, "purchases_with_two_payments": double_paid,
+    "purchases_without_exactly_1000_points": wrong_points,
+    "accounts_whose_balance_differs_from_ledger": unbalanced,
+    "events_pending": OutboxEvent.objects.exclude(status="delivered").count(),
+}))
+"""
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - 127.0.0.1 only
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the store did not come up at {url}")
+
+
+def main() -> int:
+    work = Path(tempfile.mkdtemp(prefix="vod-drill-"))
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    shared_cache = redis_up()
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "SECURE_HTTPS": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "DATABASE_URL": f"sqlite:///{work / 'drill.sqlite3'}",
+        "PAYMENT_SIMULATED_LATENCY_MS": "600-900",
+        "LOG_LEVEL": "WARNING",
+        "USERS": str(USERS),
+        "DJANGO_SETTINGS_MODULE": "vodstore.settings",
+    }
+    if shared_cache:
+        env["CACHE_URL"] = REDIS_URL
+        env["CACHE_KEY_PREFIX"] = f"drill-{secrets.token_hex(4)}"
+    print(
+        f"drill: {USERS} buyers, {SECONDS} s, gateway 600-900 ms, "
+        f"{'Redis' if shared_cache else 'per-process'} guard state, SQLite in {work}"
+    )
+    manage(env, "migrate", "--no-input")
+    manage(env, "load_demo_catalog", "--count", str(FILMS))
+    setup = subprocess.run(  # noqa: S603
+        [sys.executable, "-c", SETUP],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    tokens_file = work / "tokens.json"
+    tokens_file.write_text(setup.stdout)
+
+    server = subprocess.Popen(  # noqa: S603
+        [
+            str(BIN / "gunicorn"),
+            "vodstore.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            "--workers",
+            "3",
+            "--worker-class",
+            "gthread",
+            "--threads",
+            "40",
+            "--timeout",
+            "60",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    results = work / "results.json"
+    try:
+        wait_for(f"http://127.0.0.1:{PORT}/healthz")
+        subprocess.run(  # noqa: S603
+            [
+                str(BIN / "locust"),
+                "-f",
+                "loadtests/drill.py",
+                "--headless",
+                "--host",
+                f"http://127.0.0.1:{PORT}",
+                "--users",
+                str(USERS),
+                "--spawn-rate",
+                str(USERS),
+                "--run-time",
+                f"{SECONDS}s",
+                "--only-summary",
+                "--stop-timeout",
+                "15",  # let requests in flight finish: every 201 is counted
+                "--csv",
+                str(reports / "drill"),
+                "--exit-code-on-error",
+                "0",
+                "--loglevel",
+                "WARNING",
+            ],
+            cwd=ROOT,
+            check=True,
+            timeout=SECONDS + 120,
+            env={**env, "DRILL_TOKENS": str(tokens_file), "DRILL_RESULTS": str(results)},
+        )
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+    run = json.loads(results.read_text())
+    statuses = {int(k): v for k, v in run["statuses"].items()}
+    total = sum(statuses.values())
+    created = statuses.get(201, 0)
+    refused = statuses.get(503, 0) + statuses.get(429, 0)
+    other_5xx = sum(v for k, v in statuses.items() if k >= 500 and k != 503) + statuses.get(0, 0)
+    times = run["times"]
+    ours = {
+        "rate": created / SECONDS,
+        "availability": 100 * (created + run["fast_refusals"]) / total,
+        "errors": 100 * other_5xx / total,
+        "mean": statistics.fmean(times),
+        "max": max(times),
+    }
+    # Deliver what the store still owes (events whose dispatch the shutdown cut short).
+    manage({**env, "EVENTS_DISPATCH_GRACE_SECONDS": "0"}, "outbox_worker", "--once")
+    books = json.loads(
+        subprocess.run(  # noqa: S603
+            [sys.executable, "-c", BOOKS],
+            cwd=ROOT,
+            env={**env, "CREATED": str(created)},
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+    )
+
+    table = "\n".join(
+        [
+            f"Payment drill, {date.today().isoformat()}: {USERS} concurrent buyers for {SECONDS} s, "
+            "simulated gateway 600-900 ms",
+            "",
+            "| figure | original (2020) | this store |",
+            "|---|---|---|",
+            f"| purchases completed per second | {ORIGINAL['rate']:.2f} | {ours['rate']:.2f} |",
+            f"| answered with 201 or a fast 503/429 | {ORIGINAL['availability']:.2f} % "
+            f"| {ours['availability']:.2f} % |",
+            f"| 5xx other than 503 (or no answer) | {100 - ORIGINAL['availability']:.2f} % "
+            f"| {ours['errors']:.2f} % |",
+            f"| mean response time | {ORIGINAL['mean']:.2f} s | {ours['mean']:.3f} s |",
+            f"| longest response time | {ORIGINAL['max']:.2f} s | {ours['max']:.3f} s |",
+            "",
+            "Answers: "
+            + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
+            + f" (of {total} purchase requests)",
+            "",
+            "Books: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in books.items()),
+        ]
+    )
+    print("\n" + table + "\n")
+    (reports / "drill.md").write_text(table + "\n")
+
+    problems = []
+    if books["purchases"] != created or books["paid"] != created:
+        problems.append("purchases in the database differ from the 201 answers")
+    if books["approved_payments"] != created:
+        problems.append("approved payments differ from the 201 answers")
+    for key in (
+        "purchases_without_payment",
+        "purchases_with_two_payments",
+        "purchases_without_exactly_1000_points",
+        "accounts_whose_balance_differs_from_ledger",
+        "events_pending",
+    ):
+        if books[key]:
+            problems.append(f"{key.replace('_', ' ')}: {books[key]}")
+    if other_5xx:
+        problems.append(f"{other_5xx} answers were 5xx other than 503, or none")
+    shutil.rmtree(work, ignore_errors=True)
+    if problems:
+        print("THE BOOKS DO NOT BALANCE:\n- " + "\n- ".join(problems))
+        return 1
+    print(
+        "The books balance: every 201 has one approved payment and its 1000 points; "
+        "no refused request left a row."
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
