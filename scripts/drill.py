@@ -216,7 +216,6 @@ def main() -> int:
     statuses = {int(k): v for k, v in run["statuses"].items()}
     total = sum(statuses.values())
     created = statuses.get(201, 0)
-    refused = statuses.get(503, 0) + statuses.get(429, 0)
     other_5xx = sum(v for k, v in statuses.items() if k >= 500 and k != 503) + statuses.get(0, 0)
     times = run["times"]
     ours = {
@@ -241,8 +240,8 @@ def main() -> int:
 
     table = "\n".join(
         [
-            f"Payment drill, {date.today().isoformat()}: {USERS} concurrent buyers for {SECONDS} s, "
-            "simulated gateway 600-900 ms",
+            f"Payment drill, {date.today().isoformat()}: {USERS} concurrent buyers "
+            f"for {SECONDS} s, simulated gateway 600-900 ms",
             "",
             "| figure | original (2020) | this store |",
             "|---|---|---|",
