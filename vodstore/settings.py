@@ -1,6 +1,7 @@
 """Settings for the VOD store: one module, every difference between a laptop and
 production comes from the environment (django-environ)."""
 
+import os
 from pathlib import Path
 
 import environ
@@ -14,7 +15,9 @@ environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
 
 DEBUG = env.bool("DEBUG", default=False)
 
-SECRET_KEY = env.str("SECRET_KEY", default="")
+# Read raw: django-environ treats a value starting with "$" as a reference to another
+# variable, and 1 in 50 keys from Django's get_random_secret_key() starts with "$".
+SECRET_KEY = os.environ.get("SECRET_KEY", "")
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -84,7 +87,11 @@ WSGI_APPLICATION = "vodstore.wsgi.application"
 # Default: a SQLite file beside the code. WAL lets readers run beside the writer;
 # IMMEDIATE transactions take the write lock at BEGIN so writers queue on the busy
 # timeout instead of failing with "database is locked" when they upgrade a read lock.
-DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
+DATABASES = {
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    )
+}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
