@@ -7,6 +7,7 @@ others see the claim (409 while it runs, the stored response after)."""
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,6 +17,7 @@ from django.utils import timezone
 
 from purchase.exceptions import IdempotencyInProgress, IdempotencyKeyReused
 from purchase.models import IdempotencyKey
+from vodstore.errors import DomainError
 
 MAX_KEY_LENGTH = 255
 # A claim with no purchase and no response after this long belongs to a request whose
@@ -28,6 +30,20 @@ class Replay:
     status: int | None
     body: dict | None
     purchase_id: int | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What to answer: the first response to this key, or a new one."""
+
+    status: int
+    body: dict
+    replayed: bool
+
+
+# Refusals that tell the client to come back later are not stored: the retry after
+# the wait must be able to buy.
+RETRYABLE = (429, 503)
 
 
 def fingerprint(data: object) -> str:
@@ -82,3 +98,36 @@ def idempotency_purge() -> int:
     """Delete keys older than the retention period; return how many."""
     deleted, _ = IdempotencyKey.objects.filter(created_at__lt=_expiry_cutoff()).delete()
     return deleted
+
+
+def run_once(
+    *,
+    user_id: int,
+    key: str,
+    request_fingerprint: str,
+    action: Callable[[int], dict],
+    describe_purchase: Callable[[int], dict],
+) -> Outcome:
+    """Run `action(claim_id)` once for this key and store its answer; replay it after.
+
+    `action` returns the 201 body or raises a `DomainError`, which is stored (and
+    re-raised) unless retryable. `describe_purchase(purchase_id)` rebuilds the body
+    of a purchase whose process stopped before its answer was stored."""
+    claim = idempotency_claim(user_id=user_id, key=key, request_fingerprint=request_fingerprint)
+    if isinstance(claim, Replay):
+        if claim.status is not None:
+            return Outcome(claim.status, claim.body or {}, replayed=True)
+        return Outcome(201, describe_purchase(claim.purchase_id), replayed=True)
+    try:
+        body = action(claim)
+    except DomainError as exc:
+        if exc.status_code in RETRYABLE:
+            idempotency_release(claim_id=claim)
+        else:
+            idempotency_complete(claim_id=claim, status=exc.status_code, body=exc.as_body())
+        raise
+    except BaseException:
+        idempotency_release(claim_id=claim)
+        raise
+    idempotency_complete(claim_id=claim, status=201, body=body)
+    return Outcome(201, body, replayed=False)

@@ -2,7 +2,7 @@
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
-from rest_framework import generics, serializers, status
+from rest_framework import generics, serializers
 from rest_framework.response import Response
 from rest_framework.throttling import UserRateThrottle
 
@@ -112,35 +112,20 @@ class PurchaseListCreateView(generics.GenericAPIView):
         params.is_valid(raise_exception=True)
         key = _idempotency_key(request)
         if key is None:
-            return self._buy(request.user.id, params.validated_data)
-
-        claim = idempotency.idempotency_claim(
+            return Response(self._buy(request.user.id, params.validated_data), status=201)
+        outcome = idempotency.run_once(
             user_id=request.user.id,
             key=key,
             request_fingerprint=idempotency.fingerprint(params.validated_data),
+            action=lambda claim_id: self._buy(request.user.id, params.validated_data, claim_id),
+            describe_purchase=lambda purchase_id: (
+                PurchaseSerializer(Purchase.objects.get(pk=purchase_id)).data
+            ),
         )
-        if isinstance(claim, idempotency.Replay):
-            return self._replay(claim)
-        try:
-            response = self._buy(request.user.id, params.validated_data, claim)
-        except DomainError as exc:
-            if exc.status_code in (
-                status.HTTP_429_TOO_MANY_REQUESTS,
-                status.HTTP_503_SERVICE_UNAVAILABLE,
-            ):
-                idempotency.idempotency_release(claim_id=claim)  # retry after the wait
-            else:
-                idempotency.idempotency_complete(
-                    claim_id=claim, status=exc.status_code, body=exc.as_body()
-                )
-            raise
-        except BaseException:
-            idempotency.idempotency_release(claim_id=claim)
-            raise
-        idempotency.idempotency_complete(claim_id=claim, status=201, body=response.data)
-        return response
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return Response(outcome.body, status=outcome.status, headers=headers)
 
-    def _buy(self, user_id: int, params: dict, claim_id: int | None = None) -> Response:
+    def _buy(self, user_id: int, params: dict, claim_id: int | None = None) -> dict:
         result = services.purchase_create(
             user_id=user_id,
             vod_id=params["vod"],
@@ -148,15 +133,7 @@ class PurchaseListCreateView(generics.GenericAPIView):
             idempotency_key_id=claim_id,
         )
         context = {"payments": {result.purchase.id: result.payment}}
-        return Response(PurchaseSerializer(result.purchase, context=context).data, status=201)
-
-    def _replay(self, replay: idempotency.Replay) -> Response:
-        headers = {"Idempotent-Replayed": "true"}
-        if replay.status is not None:
-            return Response(replay.body, status=replay.status, headers=headers)
-        # The purchase committed but its process stopped before storing the response.
-        purchase = Purchase.objects.get(pk=replay.purchase_id)
-        return Response(PurchaseSerializer(purchase).data, status=201, headers=headers)
+        return PurchaseSerializer(result.purchase, context=context).data
 
 
 class PurchaseDetailView(generics.RetrieveAPIView):
