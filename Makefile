@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ADDR   ?= 127.0.0.1:8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/vodstore
 
-.PHONY: run test lint test-sqlite test-postgres install install-dev demo drill clean
+.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker drill clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -33,6 +33,11 @@ run: install
 ## demo: fill the catalog with N realistic films (default 200).
 demo: install
 	DEBUG=true $(BIN)/python manage.py load_demo_catalog --count $(or $(N),200)
+
+## worker: deliver retried and orphaned events (run beside `make run`, or as its own
+## process in production: `manage.py outbox_worker`).
+worker: install
+	DEBUG=true $(BIN)/python manage.py outbox_worker
 
 ## test: lint, check the import contracts, run every test on SQLite.
 test: install-dev lint test-sqlite
