@@ -1,6 +1,7 @@
 """Django admin for the catalog: staff add, edit and withdraw films."""
 
 from django.contrib import admin
+from django.db import models
 
 from catalog.models import Vod
 
@@ -14,3 +15,5 @@ class VodAdmin(admin.ModelAdmin):
     ordering = ["-created_at"]
     readonly_fields = ["created_at", "updated_at"]
     list_per_page = 50
+    # a poster URL typed without a scheme is taken as https (Django 6.0's default)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}

@@ -107,7 +107,6 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
-FORMS_URLFIELD_ASSUME_HTTPS = True  # Django 6.0's default, for poster URLs typed in admin
 
 # --- Cache ----------------------------------------------------------------------
 # Local memory by default; with CACHE_URL=redis://... every worker shares the payment
