@@ -36,7 +36,6 @@ class Command(BaseCommand):
         password = PASSWORD_FILE.read_text().strip()
         self.stdout.write(
             self.style.SUCCESS(
-                f"Development admin: http://127.0.0.1:8000/admin/  "
-                f"user '{username}'  password '{password}'"
+                f"Development admin (at /admin/): user '{username}'  password '{password}'"
             )
         )
