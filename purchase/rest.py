@@ -4,11 +4,11 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.response import Response
-from rest_framework.throttling import UserRateThrottle
 
 from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
 from purchase.models import Purchase
+from purchase.throttling import PurchaseRateThrottle
 from vodstore.api import InvalidQuery
 from vodstore.errors import DomainError
 
@@ -67,15 +67,6 @@ def _idempotency_key(request) -> str | None:
     if not 0 < len(key) <= idempotency.MAX_KEY_LENGTH or not key.isascii() or not key.isprintable():
         raise InvalidIdempotencyKey()
     return key
-
-
-class PurchaseRateThrottle(UserRateThrottle):
-    """Per-user purchase rate (`PURCHASE_RATE`), counted in the shared cache."""
-
-    scope = "purchase"
-
-    def allow_request(self, request, view) -> bool:
-        return request.method != "POST" or super().allow_request(request, view)
 
 
 class PurchaseListCreateView(generics.GenericAPIView):

@@ -18,6 +18,13 @@ def purchase_get(*, user_id: int, purchase_id: int) -> Purchase:
     return Purchase.objects.get(pk=purchase_id, user_id=user_id)
 
 
+def purchase_of_vod(*, user_id: int, vod_id: int) -> Purchase | None:
+    """The user's paid purchase of a film, or None when the user does not own it."""
+    return Purchase.objects.filter(
+        user_id=user_id, vod_id=vod_id, status=Purchase.Status.PAID
+    ).first()
+
+
 def owned_vod_ids(*, user_id: int) -> set[int]:
     """The films the user owns (paid, not cancelled)."""
     return set(

@@ -15,6 +15,7 @@ from payment.services import (
 from purchase.events import VodPurchaseCancelled, VodPurchased
 from purchase.exceptions import AlreadyOwned, NotCancellable, PurchaseNotFound, VodNotAvailable
 from purchase.models import IdempotencyKey, Purchase
+from purchase.selectors import purchase_of_vod
 from vodstore.events import publish
 
 PAYMENT_METHODS = ("card", "mileage")
@@ -27,9 +28,7 @@ class PurchaseResult:
 
 
 def _owns(*, user_id: int, vod_id: int) -> bool:
-    return Purchase.objects.filter(
-        user_id=user_id, vod_id=vod_id, status=Purchase.Status.PAID
-    ).exists()
+    return purchase_of_vod(user_id=user_id, vod_id=vod_id) is not None
 
 
 def purchase_create(

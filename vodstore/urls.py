@@ -8,7 +8,7 @@ from catalog import rest as catalog_rest
 from mileage import rest as mileage_rest
 from payment import rest as payment_rest
 from purchase import rest as purchase_rest
-from vodstore import accounts, health, metrics
+from vodstore import account_pages, accounts, health, metrics
 
 
 class IdConverter:
@@ -48,7 +48,11 @@ api_patterns = [
 
 urlpatterns = [
     path("", include("catalog.urls")),
+    path("", include("purchase.urls")),
+    path("", include("mileage.urls")),
+    path("accounts/signup/", account_pages.signup_view, name="signup"),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("i18n/", include("django.conf.urls.i18n")),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),

@@ -1,0 +1,135 @@
+"""The storefront's mileage page and the balance in every page's header."""
+
+import re
+from html import unescape
+
+import pytest
+from django.db import OperationalError
+from django.urls import reverse
+
+from purchase.models import Purchase
+from purchase.services import purchase_cancel, purchase_create
+from tests.conftest import make_vod
+
+pytestmark = pytest.mark.django_db
+
+MILEAGE_URL = "/mileage/"
+
+
+def text(response) -> str:
+    without_tags = re.sub(r"<[^>]+>", " ", response.content.decode())
+    return re.sub(r"\s+", " ", unescape(without_tags))
+
+
+def ledger_rows(response) -> list[str]:
+    body = response.content.decode()
+    tbody = re.search(r"<tbody>(.*?)</tbody>", body, re.S)
+    rows = re.findall(r"<tr>(.*?)</tr>", tbody.group(1), re.S) if tbody else []
+    return [re.sub(r"\s+", " ", unescape(re.sub(r"<[^>]+>", " ", row))).strip() for row in rows]
+
+
+def balance_figure(response) -> str:
+    figure = re.search(r'data-testid="mileage-balance">([^<]*)<', response.content.decode())
+    return unescape(figure.group(1))
+
+
+@pytest.fixture
+def signed_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def test_the_page_lives_at_mileage():
+    assert reverse("mileage:summary") == MILEAGE_URL
+
+
+def test_a_new_member_has_no_points_yet(signed_in):
+    response = signed_in.get(MILEAGE_URL)
+
+    assert response.status_code == 200
+    assert balance_figure(response) == "0 points"
+    assert "No points yet. Buy a film by card to earn your first points." in text(response)
+    assert "Every film you buy by card earns 1,000 points." in text(response)
+    assert "5,000 points buy any film" in text(response)
+
+
+def test_ledger_shows_reasons_points_and_links_to_the_purchases(signed_in, user, committed):
+    purchases = []
+    for _ in range(5):
+        with committed():
+            purchases.append(purchase_create(user_id=user.id, vod_id=make_vod().id).purchase)
+    with committed():
+        free = purchase_create(user_id=user.id, vod_id=make_vod().id, payment_method="mileage")
+    with committed():
+        purchase_cancel(user_id=user.id, purchase_id=free.purchase.id)
+    with committed():
+        purchase_cancel(user_id=user.id, purchase_id=purchases[0].id)
+
+    response = signed_in.get(MILEAGE_URL)
+
+    assert balance_figure(response) == "4,000 points"
+    rows = ledger_rows(response)
+    assert len(rows) == 8
+    # newest first: the claw-back, the refund, the spend, then five earnings
+    assert re.fullmatch(rf".* Clawed back Purchase #{purchases[0].id} -1,000 points", rows[0])
+    assert re.fullmatch(rf".* Refunded Purchase #{free.purchase.id} \+5,000 points", rows[1])
+    assert re.fullmatch(rf".* Spent Purchase #{free.purchase.id} -5,000 points", rows[2])
+    assert all(" Earned Purchase #" in row and row.endswith("+1,000 points") for row in rows[3:])
+    body = response.content.decode()
+    for purchase in [*purchases, free.purchase]:
+        assert f'href="{reverse("purchase:detail", args=[purchase.id])}"' in body
+
+
+def test_a_negative_balance_is_shown_as_such(signed_in, user, committed):
+    for _ in range(5):
+        with committed():
+            purchase_create(user_id=user.id, vod_id=make_vod().id)
+    with committed():
+        purchase_create(user_id=user.id, vod_id=make_vod().id, payment_method="mileage")
+    card = Purchase.objects.filter(user=user, payment_method="card").first()
+    with committed():
+        purchase_cancel(user_id=user.id, purchase_id=card.id)
+
+    response = signed_in.get(MILEAGE_URL)
+
+    assert balance_figure(response) == "-1,000 points"
+    assert "is-negative" in response.content.decode()
+
+
+def test_someone_elses_points_are_not_shown(signed_in, other_user, committed):
+    with committed():
+        purchase_create(user_id=other_user.id, vod_id=make_vod().id)
+
+    response = signed_in.get(MILEAGE_URL)
+
+    assert balance_figure(response) == "0 points"
+    assert ledger_rows(response) == []
+
+
+def test_visitor_must_log_in(client):
+    response = client.get(MILEAGE_URL)
+
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={MILEAGE_URL}"
+
+
+def test_the_header_shows_the_balance_on_every_page(signed_in, user, committed):
+    with committed():
+        purchase_create(user_id=user.id, vod_id=make_vod().id)
+
+    for url in ("/", reverse("purchase:list"), MILEAGE_URL):
+        chip = re.search(r'class="balance-chip".*?</a>', signed_in.get(url).content.decode(), re.S)
+        assert chip and "1,000 points" in chip.group(0), url
+
+
+def test_the_header_hides_the_balance_when_it_cannot_be_read(signed_in, monkeypatch):
+    def locked(**_):
+        raise OperationalError("database table is locked: mileage_mileageaccount")
+
+    monkeypatch.setattr("mileage.context_processors.mileage_balance", locked)
+
+    response = signed_in.get("/")
+
+    assert response.status_code == 200
+    assert "balance-chip" not in response.content.decode()
+    assert "My mileage" in text(response)  # the rest of the header is there
