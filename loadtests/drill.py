@@ -18,10 +18,11 @@ from locust.contrib.fasthttp import FastHttpUser
 
 TOKENS = json.loads(open(os.environ["DRILL_TOKENS"]).read())  # noqa: SIM115
 VOD_IDS: list[int] = TOKENS["vod_ids"]
-_accounts = iter(TOKENS["tokens"])
+_accounts = iter(TOKENS["tokens"][int(os.environ.get("DRILL_FIRST_ACCOUNT", "0")) :])
 _lock = threading.Lock()
 _statuses: Counter = Counter()
 _times: list[float] = []
+_all_statuses: list[int] = []
 _fast_refusals = 0
 FAST_SECONDS = 1.0
 
@@ -34,6 +35,7 @@ def _tally(name, response_time, response, exception, **kwargs):
     status = getattr(response, "status_code", 0) or 0  # 0: no answer at all
     with _lock:
         _statuses[status] += 1
+        _all_statuses.append(status)
         _times.append(response_time / 1000)
         if status in (429, 503) and response_time / 1000 < FAST_SECONDS:
             _fast_refusals += 1
@@ -43,7 +45,13 @@ def _tally(name, response_time, response, exception, **kwargs):
 def _write(environment, **kwargs):
     with open(os.environ["DRILL_RESULTS"], "w") as out:
         json.dump(
-            {"statuses": dict(_statuses), "times": _times, "fast_refusals": _fast_refusals}, out
+            {
+                "statuses": dict(_statuses),
+                "all_statuses": _all_statuses,
+                "times": _times,
+                "fast_refusals": _fast_refusals,
+            },
+            out,
         )
 
 

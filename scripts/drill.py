@@ -5,6 +5,7 @@ concurrent buyers for 60 s with locust (headless), prints our figures beside the
 original's, then checks the books. Traffic goes to 127.0.0.1 only; the run is bounded.
 """
 
+import contextlib
 import json
 import os
 import secrets
@@ -14,7 +15,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.error
 import urllib.request
 from datetime import date
 from pathlib import Path
@@ -58,8 +61,9 @@ django.setup()
 from django.contrib.auth.models import User
 from rest_framework.authtoken.models import Token
 from catalog.models import Vod
+accounts = int(os.environ["USERS"]) + int(os.environ["FAULT_USERS"])
 users = User.objects.bulk_create(
-    [User(username=f"drill{i}", password="!") for i in range(int(os.environ["USERS"]))]
+    [User(username=f"drill{i}", password="!") for i in range(accounts)]
 )
 tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
 ids = list(Vod.objects.filter(is_active=True).values_list("id", flat=True))
@@ -119,6 +123,129 @@ def wait_for(url: str, seconds: float = 30) -> None:
     raise SystemExit(f"the store did not come up at {url}")
 
 
+GUNICORN = ["--workers", "3", "--worker-class", "gthread", "--threads", "40", "--timeout", "60"]
+FAULT_USERS, FAULT_SECONDS = 20, 20
+
+
+@contextlib.contextmanager
+def serving(env: dict):
+    """gunicorn on 127.0.0.1 for the duration of the block."""
+    server = subprocess.Popen(  # noqa: S603
+        [
+            str(BIN / "gunicorn"),
+            "vodstore.wsgi:application",
+            "--bind",
+            f"127.0.0.1:{PORT}",
+            *GUNICORN,
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    try:
+        wait_for(f"http://127.0.0.1:{PORT}/healthz")
+        yield
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=30)
+
+
+def run_buyers(
+    env: dict,
+    users: int,
+    seconds: int,
+    tokens: Path,
+    results: Path,
+    *,
+    csv: Path | None = None,
+    first_account: int = 0,
+) -> None:
+    """locust, headless: `users` buyers for `seconds`, tallies written to `results`."""
+    reports = ["--csv", str(csv)] if csv else []
+    subprocess.run(  # noqa: S603
+        [
+            str(BIN / "locust"),
+            "-f",
+            "loadtests/drill.py",
+            "--headless",
+            "--host",
+            f"http://127.0.0.1:{PORT}",
+            "--users",
+            str(users),
+            "--spawn-rate",
+            str(users),
+            "--run-time",
+            f"{seconds}s",
+            "--only-summary",
+            # let requests in flight finish: every 201 is counted
+            "--stop-timeout",
+            "15",
+            *reports,
+            "--exit-code-on-error",
+            "0",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        check=True,
+        timeout=seconds + 120,
+        stdout=subprocess.DEVNULL if csv is None else None,
+        env={
+            **env,
+            "DRILL_TOKENS": str(tokens),
+            "DRILL_RESULTS": str(results),
+            "DRILL_FIRST_ACCOUNT": str(first_account),
+        },
+    )
+
+
+def fault_phase(env: dict, tokens: Path, work: Path) -> dict:
+    """The gateway fails every call: buyers must get a fast 503, the catalog a 200."""
+    results = work / "fault.json"
+    catalog: list[tuple[int, float]] = []
+    stop = threading.Event()
+
+    def browse() -> None:
+        while not stop.is_set():
+            for path in ("/api/vods/", "/"):
+                started = time.perf_counter()
+                try:
+                    with urllib.request.urlopen(  # 127.0.0.1 only
+                        f"http://127.0.0.1:{PORT}{path}", timeout=10
+                    ) as response:
+                        status = response.status
+                except urllib.error.HTTPError as exc:
+                    status = exc.code
+                except OSError:
+                    status = 0
+                catalog.append((status, time.perf_counter() - started))
+            time.sleep(0.1)
+
+    faulty = {**env, "PAYMENT_SIMULATED_FAILURE_RATE": "1.0"}
+    with serving(faulty):
+        browser = threading.Thread(target=browse)
+        browser.start()
+        try:
+            run_buyers(faulty, FAULT_USERS, FAULT_SECONDS, tokens, results, first_account=USERS)
+        finally:
+            stop.set()
+            browser.join()
+    run = json.loads(results.read_text())
+    refusals = sorted(t for s, t in zip(run["all_statuses"], run["times"], strict=True) if s == 503)
+    fast = [t for t in refusals if t < 0.6]  # answered by the open breaker, not the gateway
+    return {
+        "requests": len(run["times"]),
+        "statuses": run["statuses"],
+        "open_refusals": len(fast),
+        "open_median_ms": 1000 * statistics.median(fast) if fast else None,
+        "open_max_ms": 1000 * max(fast) if fast else None,
+        "catalog_requests": len(catalog),
+        "catalog_ok": sum(1 for status, _ in catalog if status == 200),
+        "catalog_median_ms": 1000 * statistics.median(t for _, t in catalog),
+    }
+
+
 def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vod-drill-"))
     reports = ROOT / "reports"
@@ -134,6 +261,7 @@ def main() -> int:
         "PAYMENT_SIMULATED_LATENCY_MS": "600-900",
         "LOG_LEVEL": "WARNING",
         "USERS": str(USERS),
+        "FAULT_USERS": str(FAULT_USERS),
         "DJANGO_SETTINGS_MODULE": "vodstore.settings",
     }
     if shared_cache:
@@ -143,7 +271,9 @@ def main() -> int:
         f"drill: {USERS} buyers, {SECONDS} s, gateway 600-900 ms, "
         f"{'Redis' if shared_cache else 'per-process'} guard state, SQLite in {work}"
     )
+    env["STATIC_ROOT"] = str(work / "static")
     manage(env, "migrate", "--no-input")
+    manage(env, "collectstatic", "--no-input")
     manage(env, "load_demo_catalog", "--count", str(FILMS))
     setup = subprocess.run(  # noqa: S603
         [sys.executable, "-c", SETUP],
@@ -156,61 +286,10 @@ def main() -> int:
     tokens_file = work / "tokens.json"
     tokens_file.write_text(setup.stdout)
 
-    server = subprocess.Popen(  # noqa: S603
-        [
-            str(BIN / "gunicorn"),
-            "vodstore.wsgi:application",
-            "--bind",
-            f"127.0.0.1:{PORT}",
-            "--workers",
-            "3",
-            "--worker-class",
-            "gthread",
-            "--threads",
-            "40",
-            "--timeout",
-            "60",
-            "--log-level",
-            "warning",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
     results = work / "results.json"
-    try:
-        wait_for(f"http://127.0.0.1:{PORT}/healthz")
-        subprocess.run(  # noqa: S603
-            [
-                str(BIN / "locust"),
-                "-f",
-                "loadtests/drill.py",
-                "--headless",
-                "--host",
-                f"http://127.0.0.1:{PORT}",
-                "--users",
-                str(USERS),
-                "--spawn-rate",
-                str(USERS),
-                "--run-time",
-                f"{SECONDS}s",
-                "--only-summary",
-                "--stop-timeout",
-                "15",  # let requests in flight finish: every 201 is counted
-                "--csv",
-                str(reports / "drill"),
-                "--exit-code-on-error",
-                "0",
-                "--loglevel",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            check=True,
-            timeout=SECONDS + 120,
-            env={**env, "DRILL_TOKENS": str(tokens_file), "DRILL_RESULTS": str(results)},
-        )
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
+    with serving(env):
+        run_buyers(env, USERS, SECONDS, tokens_file, results, csv=reports / "drill")
+    fault = fault_phase(env, tokens_file, work)
 
     run = json.loads(results.read_text())
     statuses = {int(k): v for k, v in run["statuses"].items()}
@@ -257,6 +336,13 @@ def main() -> int:
             + ", ".join(f"{k}: {v}" for k, v in sorted(statuses.items()))
             + f" (of {total} purchase requests)",
             "",
+            f"Gateway failing every call ({FAULT_USERS} buyers, {FAULT_SECONDS} s): "
+            f"{fault['requests']} purchase requests, answers {fault['statuses']}; "
+            f"{fault['open_refusals']} refused by the open breaker in "
+            f"{fault['open_median_ms']:.1f} ms median, {fault['open_max_ms']:.1f} ms at most; "
+            f"catalog {fault['catalog_ok']}/{fault['catalog_requests']} answered 200 "
+            f"({fault['catalog_median_ms']:.1f} ms median)",
+            "",
             "Books: " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in books.items()),
         ]
     )
@@ -277,6 +363,12 @@ def main() -> int:
     ):
         if books[key]:
             problems.append(f"{key.replace('_', ' ')}: {books[key]}")
+    if fault["catalog_ok"] != fault["catalog_requests"]:
+        problems.append("the catalog failed while the gateway was down")
+    if not fault["open_refusals"] or any(
+        int(k) >= 500 and int(k) != 503 for k in fault["statuses"]
+    ):
+        problems.append("the open breaker did not answer 503 fast, or something else failed")
     if other_5xx:
         problems.append(f"{other_5xx} answers were 5xx other than 503, or none")
     shutil.rmtree(work, ignore_errors=True)
