@@ -65,5 +65,24 @@ test-postgres: install-dev
 drill: install-dev
 	$(BIN)/python scripts/drill.py
 
+.PHONY: load bench
+HOST     ?= http://127.0.0.1:8000
+USERS    ?= 50
+DURATION ?= 60s
+
+## load: realistic shoppers (mostly browsing, some buying) from loadtests/locustfile.py,
+## USERS of them against HOST for DURATION, headless; CSV and HTML reports in reports/.
+load: install-dev
+	@mkdir -p reports
+	$(BIN)/locust -f loadtests/locustfile.py --headless --host "$(HOST)" \
+		--users $(USERS) --spawn-rate $(or $(SPAWN_RATE),10) --run-time $(DURATION) \
+		--stop-timeout 10 --only-summary --csv reports/load --html reports/load.html
+
+## bench: requests per second of each endpoint class as a ratio of GET /healthz, on SQLite
+## and PostgreSQL, 10,000 then 100,000 films (needs wrk: apt-get install wrk); writes
+## reports/bench.md.
+bench: install-dev
+	$(BIN)/python scripts/bench.py
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3*

@@ -46,8 +46,53 @@ class Vod(models.Model):
         verbose_name = _("VOD")
         verbose_name_plural = _("VODs")
         ordering = ["-created_at", "-id"]
+        # Partial indexes (films on sale only): smaller, and SQLite can use them for
+        # the bare `WHERE "is_active"` Django writes, which it cannot match to an index
+        # whose first column is is_active (100,000 films: page 1 took 97 ms, now 0.1 ms).
+        # Ties go by id in the direction of the ordering, as the API's ordering adds it.
+        # PostgreSQL also has a trigram index for title searches: migration 0003.
         indexes = [
-            models.Index(fields=["is_active", "-created_at", "-id"], name="vod_active_recent"),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(is_active=True),
+                name="vod_on_sale_recent",
+            ),
+            models.Index(
+                fields=["genre", "-created_at", "-id"],
+                condition=Q(is_active=True),
+                name="vod_on_sale_genre",
+            ),
+            models.Index(
+                fields=["price", "id"], condition=Q(is_active=True), name="vod_on_sale_price"
+            ),
+            models.Index(
+                fields=["release_year", "id"], condition=Q(is_active=True), name="vod_on_sale_year"
+            ),
+            models.Index(
+                fields=["runtime_minutes", "id"],
+                condition=Q(is_active=True),
+                name="vod_on_sale_runtime",
+            ),
+            models.Index(
+                fields=["title", "id"], condition=Q(is_active=True), name="vod_on_sale_title"
+            ),
+            # The same orderings within a genre: without them a page of a small genre at
+            # 100,000 films walks thousands of rows of the whole catalog's order (20 ms).
+            *(
+                models.Index(
+                    fields=["genre", field, "id"],
+                    condition=Q(is_active=True),
+                    name=f"vod_on_sale_genre_{short}",
+                )
+                for field, short in (
+                    ("price", "price"),
+                    ("release_year", "year"),
+                    ("runtime_minutes", "runtime"),
+                    ("title", "title"),
+                )
+            ),
+            # Counts (`WHERE "is_active"`, by genre): a small covering index SQLite scans
+            # instead of the table (100,000 films: 14 ms -> 4 ms).
             models.Index(fields=["is_active", "genre", "-created_at"], name="vod_active_genre"),
             models.Index(fields=["title"], name="vod_title"),
         ]

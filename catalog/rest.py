@@ -1,15 +1,36 @@
-"""The catalog's JSON API: anyone reads, staff with `catalog.add_vod` add films."""
+"""The catalog's JSON API: anyone reads, staff with `catalog.add_vod` add films.
+
+Film list pages and film details in JSON are served from the catalog's read cache
+(`catalog.cache`) when they can be; searches are not (their keys are whatever people
+type; the title index answers them)."""
+
+import copy
 
 import django_filters
+from django.core.paginator import Paginator as DjangoPaginator
+from django.http import HttpResponse
 from rest_framework import filters, generics, serializers
 from rest_framework.permissions import DjangoModelPermissionsOrAnonReadOnly
+from rest_framework.response import Response
 
+from catalog import cache as catalog_cache
 from catalog import selectors, services
 from catalog.models import Genre, Vod
+from vodstore.api import Pagination
 
 
 class VodSerializer(serializers.ModelSerializer):
     title = serializers.CharField(max_length=200, allow_blank=False, trim_whitespace=True)
+
+    def get_fields(self):
+        # ModelSerializer rebuilds its fields from the model on every use (a third of a
+        # film page's cost when it is not cached); they depend on nothing but the class,
+        # so build them once and hand out copies.
+        template = type(self).__dict__.get("_fields_template")
+        if template is None:
+            template = super().get_fields()
+            type(self)._fields_template = template
+        return copy.deepcopy(template)
 
     class Meta:
         model = Vod
@@ -36,7 +57,105 @@ class VodFilter(django_filters.FilterSet):
         fields = ["genre"]
 
 
-class VodListCreateView(generics.ListCreateAPIView):
+class StableOrderingFilter(filters.OrderingFilter):
+    """`?ordering=price` with the id as tie-breaker (in the same direction, which the
+    indexes follow): films of equal price keep one order, so no film is shown twice
+    or skipped from one page to the next."""
+
+    def get_ordering(self, request, queryset, view):
+        ordering = list(super().get_ordering(request, queryset, view) or [])
+        if ordering and not {"id", "-id", "pk", "-pk"} & set(ordering):
+            ordering.append("-id" if ordering[0].startswith("-") else "id")
+        return ordering
+
+
+JSON = "application/json"
+# Accept headers for which DRF answers with its JSON renderer as plain `application/json`.
+PLAIN_JSON_ACCEPT = frozenset({"", "*/*", JSON})
+
+
+class CachedReadMixin:
+    """GET answers in JSON come from the catalog cache; a miss is built as usual and kept.
+
+    Most reads are anonymous JSON requests, whose answer DRF would build the same way
+    for anyone: those are looked up before DRF parses the request (a hit then costs
+    about what /healthz costs). Other JSON reads (with a token or session, an explicit
+    media type) are looked up once DRF has authenticated and negotiated them. The
+    browsable API (HTML) is never cached."""
+
+    _store_as: tuple[str, str] | None = None
+
+    def cacheable_query(self, query) -> bool:
+        return True
+
+    def answer_url(self, request) -> str:
+        """What the answer depends on besides its media type: here the whole URL (a
+        list's next/previous links carry its host and query)."""
+        return request.build_absolute_uri()
+
+    def _key(self, request, media_type: str) -> str:
+        return catalog_cache.key_for(self.answer_url(request), media_type)
+
+    def dispatch(self, request, *args, **kwargs):
+        if (
+            request.method == "GET"
+            and "HTTP_AUTHORIZATION" not in request.META  # DRF may refuse a bad token
+            and request.META.get("HTTP_ACCEPT", "") in PLAIN_JSON_ACCEPT
+            and "format" not in request.GET
+            and self.cacheable_query(request.GET)
+        ):
+            key = self._key(request, JSON)
+            content, generation = catalog_cache.lookup(key)
+            if content is not None:
+                response = HttpResponse(content, content_type=JSON)
+                # what DRF's finalize_response adds
+                response["Allow"] = ", ".join(self.allowed_methods)
+                response["Vary"] = "Accept"
+                return response
+            self._store_as = (key, generation)
+        return super().dispatch(request, *args, **kwargs)
+
+    def from_cache(self, request, build):
+        """The cached answer to this (authenticated, negotiated) request, or `build()`."""
+        if (
+            self._store_as is None  # not looked up yet
+            and request.accepted_renderer.format == "json"
+            and self.cacheable_query(request.query_params)
+        ):
+            key = self._key(request, request.accepted_media_type)
+            content, generation = catalog_cache.lookup(key)
+            if content is not None:
+                return HttpResponse(content, content_type=JSON)
+            self._store_as = (key, generation)
+        return build()
+
+    def finalize_response(self, request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if self._store_as and response.status_code == 200 and isinstance(response, Response):
+            response.render()
+            catalog_cache.store(self._store_as[0], response.content, self._store_as[1])
+        return response
+
+
+class CatalogPagination(Pagination):
+    """The store's pagination, with a list's film count from the catalog cache: the
+    COUNT is the one part of a page whose cost grows with the catalog (100,000 films:
+    7 to 18 ms), and it changes only when a film does."""
+
+    count_key: str | None = None
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.count_key = view.count_key(request) if view is not None else None
+        return super().paginate_queryset(queryset, request, view)
+
+    def django_paginator_class(self, object_list, per_page):
+        paginator = DjangoPaginator(object_list, per_page)
+        if self.count_key:
+            paginator.count = catalog_cache.cached_count(self.count_key, object_list.count)
+        return paginator
+
+
+class VodListCreateView(CachedReadMixin, generics.ListCreateAPIView):
     """List the films on sale (search by title, filter by genre, order), or add one."""
 
     serializer_class = VodSerializer
@@ -44,25 +163,55 @@ class VodListCreateView(generics.ListCreateAPIView):
     filter_backends = [
         django_filters.rest_framework.DjangoFilterBackend,
         filters.SearchFilter,
-        filters.OrderingFilter,
+        StableOrderingFilter,
     ]
     filterset_class = VodFilter
+    pagination_class = CatalogPagination
     search_fields = ["title"]
     ordering_fields = ["title", "release_year", "price", "runtime_minutes", "created_at"]
     ordering = ["-created_at", "-id"]
 
+    # Only answers whose every query parameter is known are cached, so that made-up
+    # parameters cannot fill the cache with copies of the same page.
+    CACHEABLE_PARAMETERS = frozenset({"page", "page_size", "genre", "ordering", "format"})
+
+    def cacheable_query(self, query) -> bool:
+        ordering = query.get("ordering")
+        return set(query) <= self.CACHEABLE_PARAMETERS and (
+            ordering is None or ordering.removeprefix("-") in self.ordering_fields
+        )
+
+    def count_key(self, request) -> str | None:
+        """The cache key of this list's film count: the count depends on the genre only
+        (searches are not cached)."""
+        if not self.cacheable_query(request.query_params):
+            return None
+        return catalog_cache.key_for("count", request.query_params.get("genre", ""))
+
     def get_queryset(self):
         return selectors.vod_list()
+
+    def list(self, request, *args, **kwargs):
+        return self.from_cache(request, lambda: super(VodListCreateView, self).list(request))
 
     def perform_create(self, serializer):
         serializer.instance = services.vod_create(**serializer.validated_data)
 
 
-class VodDetailView(generics.RetrieveAPIView):
+class VodDetailView(CachedReadMixin, generics.RetrieveAPIView):
     """One film on sale."""
 
     serializer_class = VodSerializer
     permission_classes = [DjangoModelPermissionsOrAnonReadOnly]
 
+    def answer_url(self, request) -> str:
+        # A film's answer has no links: one entry per film, whatever the query string.
+        return request.path
+
     def get_queryset(self):
         return selectors.vod_list()
+
+    def retrieve(self, request, *args, **kwargs):
+        return self.from_cache(
+            request, lambda: super(VodDetailView, self).retrieve(request, *args, **kwargs)
+        )

@@ -2,7 +2,9 @@
 
 from django.db import transaction
 
+from catalog.events import VodRegistered
 from catalog.models import Vod
+from vodstore.events import publish
 
 
 def vod_create(
@@ -16,7 +18,8 @@ def vod_create(
     poster_url: str = "",
     is_active: bool = True,
 ) -> Vod:
-    """Add a film to the catalog (validated against the model's rules)."""
+    """Add a film to the catalog (validated against the model's rules) and publish
+    `VodRegistered` with it. The cached catalog is refreshed by the model's signal."""
     vod = Vod(
         title=title,
         synopsis=synopsis,
@@ -30,4 +33,5 @@ def vod_create(
     vod.full_clean()
     with transaction.atomic():
         vod.save()
+        publish(VodRegistered(vod_id=vod.id, title=vod.title, genre=vod.genre, price=vod.price))
     return vod

@@ -5,6 +5,7 @@ from argparse import ArgumentParser
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from catalog.cache import catalog_changed
 from catalog.demo import demo_films
 from catalog.models import Vod
 
@@ -47,6 +48,8 @@ class Command(BaseCommand):
                 created += self._insert(batch=batch)
                 batch = []
         created += self._insert(batch=batch)
+        if created:
+            catalog_changed()  # bulk inserts send no post_save: refresh the cached catalog
         self.stdout.write(
             self.style.SUCCESS(f"Created {created} demo films; {existed} already existed.")
         )

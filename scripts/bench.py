@@ -1,0 +1,720 @@
+"""`make bench`: how fast the store answers, as a ratio of the cheapest answer its own
+stack gives, on SQLite and then on PostgreSQL, with 10,000 and then 100,000 films.
+
+For each database the script builds a fresh store (SQLite in a temporary folder;
+PostgreSQL in a database of its own, created and dropped here), migrates, loads
+10,000 demo films, bulk-creates 4,000 users with API tokens (1,000 of them with 30
+paid card purchases each, to cancel), starts gunicorn on 127.0.0.1 and runs wrk
+against one endpoint class at a time: a 2 s warm-up, then three runs of 3 s, of which
+the median counts (single runs vary by some 20 % on this machine).
+
+| endpoint class | requests |
+|---|---|
+| healthz (floor) | `GET /healthz`: no database, no cache; the cheapest answer |
+| catalog list | `GET /api/vods/` first pages, each genre, three orderings (18 URLs, cached) |
+| catalog list, first view | list pages nobody asked for yet (page x genre x order) |
+| catalog search | `GET /api/vods/?search=<word>`, 400 title words (searches are not cached) |
+| film detail | `GET /api/vods/<id>/` over the 1,000 most viewed films (cached) |
+| film detail, first view | films nobody looked at yet (every request a cache miss) |
+| card purchase | `POST /api/purchases/`, each request a new (user, film) pair: all 201 |
+| cancel | `POST /api/purchases/<id>/cancel/`, each request another paid purchase: all 200 |
+
+Then it adds films up to 100,000 and runs the catalog classes again. It prints one
+table per database and the comparison, and writes them to reports/bench.md.
+
+The simulated gateway answers at once (latency 0): this measures the store, not a
+sleep. Redis is the cache when it answers (as in production), else each worker has
+its own local-memory cache, which the output says. The load generator is wrk (C,
+`apt-get install wrk`); each table gives its CPU beside the server's, to show it is
+not the bottleneck. Loopback only, about 7 minutes in all. Knobs: BENCH_SECONDS,
+BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_WORKERS, BENCH_THREADS, BENCH_DATABASES,
+BENCH_FILMS, BENCH_BIG_FILMS (0 skips), BENCH_PG_URL, BENCH_REDIS_URL, BENCH_PORT.
+"""
+
+import json
+import os
+import random
+import resource
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+PORT = int(os.environ.get("BENCH_PORT", "8766"))
+SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))  # per run; the median of RUNS counts
+RUNS = 3
+WARMUP = int(os.environ.get("BENCH_WARMUP", "2"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
+# Two cores: one gunicorn worker more than cores (a worker waiting on PostgreSQL or
+# Redis leaves its core to another), each with 4 threads so that a request waiting on
+# the database does not idle its worker. Fewer threads than the payment guard's
+# bulkhead (10 gateway calls per process), so the bulkhead never refuses here.
+WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
+THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+WRK_THREADS = 2
+DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgres").split(",")
+FILMS = int(os.environ.get("BENCH_FILMS", "10000"))
+BIG_FILMS = int(os.environ.get("BENCH_BIG_FILMS", "100000"))
+BUYERS = 3000
+CANCELLERS = 1000
+PURCHASES_PER_CANCELLER = 30  # 30,000 paid purchases: more than a run can cancel
+POPULAR_FILMS = 1000
+PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/vodstore_bench")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
+
+FLOOR = "healthz (floor)"
+LIST, LIST_MISS = "catalog list", "catalog list, first view"
+SEARCH = "catalog search"
+DETAIL, DETAIL_MISS = "film detail", "film detail, first view"
+PURCHASE, CANCEL = "card purchase", "cancel"
+CATALOG = [LIST, LIST_MISS, SEARCH, DETAIL, DETAIL_MISS]
+ENDPOINTS = [FLOOR, *CATALOG, PURCHASE, CANCEL]
+# Classes whose requests must never repeat: the warm-up takes the first fifth of them.
+ONCE_ONLY = {LIST_MISS, DETAIL_MISS, PURCHASE, CANCEL}
+GENRES = ["action", "animation", "comedy", "documentary", "drama", "fantasy", "horror"]
+GENRES += ["romance", "sci-fi", "thriller"]
+
+
+# --- wrk's script ------------------------------------------------------------------------
+# A line of the requests file is "GET <path>" or "POST <path> <token> <json body>".
+# wrk passes: the file, the thread count, the first line and the number of lines of
+# this run. Thread t sends lines t, t + threads, t + 2 threads... so no two requests
+# of a run share a line; `done` prints one JSON line with the figures.
+LUA = r"""
+local threads, next_id = {}, 0
+function setup(thread)
+  thread:set("id", next_id)
+  next_id = next_id + 1
+  table.insert(threads, thread)
+end
+
+local reqs, k, stride, cache = {}, 0, 1, {}
+function init(args)
+  local first, count, i = tonumber(args[3]), tonumber(args[4]), 0
+  for line in io.lines(args[1]) do
+    if i >= first and i < first + count then reqs[#reqs + 1] = line end
+    i = i + 1
+  end
+  stride = tonumber(args[2])
+  k = id
+end
+
+function request()
+  local line = reqs[(k % #reqs) + 1]
+  k = k + stride
+  local hit = cache[line]
+  if hit then return hit end
+  local method, path, token, body = line:match("^(%S+) (%S+) ?(%S*) ?(.*)$")
+  if method == "GET" then
+    cache[line] = wrk.format("GET", path)  -- GET lines may repeat; POST lines never do
+    return cache[line]
+  end
+  return wrk.format("POST", path, {
+    ["Authorization"] = "Token " .. token, ["Content-Type"] = "application/json",
+  }, body)
+end
+
+statuses = {}
+function response(status, headers, body)
+  statuses[status] = (statuses[status] or 0) + 1
+end
+
+function done(summary, latency, requests)
+  local sums, codes = {}, {}
+  for _, t in ipairs(threads) do
+    for code, n in pairs(t:get("statuses")) do sums[code] = (sums[code] or 0) + n end
+  end
+  for code, n in pairs(sums) do codes[#codes + 1] = string.format('"%d": %d', code, n) end
+  local e = summary.errors
+  io.write(string.format(
+    'BENCH-JSON {"requests": %d, "duration_us": %d, "p50": %d, "p95": %d, "p99": %d, '
+    .. '"socket_errors": %d, "codes": {%s}}\n',
+    summary.requests, summary.duration,
+    latency:percentile(50), latency:percentile(95), latency:percentile(99),
+    e.connect + e.read + e.write + e.timeout, table.concat(codes, ", ")))
+end
+"""
+
+
+# --- CPU accounting -------------------------------------------------------------------------
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _proc_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime + stime
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def _processes(name: str, cmdline_has: tuple[str, ...] = ()) -> dict[int, float]:
+    """CPU seconds of every process called `name` (whose command line has one of
+    `cmdline_has`, if given), by pid."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() != name:
+                    continue
+                cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            except OSError:
+                continue
+            if not cmdline_has or any(part in cmdline for part in cmdline_has):
+                found[int(entry.name)] = _proc_cpu(int(entry.name))
+    return found
+
+
+def _machine_busy() -> float:
+    """Busy seconds of all cores together since boot (all but idle and iowait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values[:8]) - values[3] - values[4]) / TICKS
+
+
+def wait_until_quiet(limit: float = 20, threshold: float = 0.25) -> None:
+    """Wait (at most `limit` s) until the machine is nearly idle: the store finished the
+    previous class's last requests, and other programs give the cores back."""
+    deadline = time.time() + limit
+    while time.time() < deadline:
+        before = _machine_busy()
+        time.sleep(0.5)
+        if (_machine_busy() - before) / 0.5 < threshold:
+            return
+
+
+class CpuMeter:
+    """CPU seconds used by gunicorn, PostgreSQL, Redis, wrk and the whole machine.
+
+    PostgreSQL's figure counts the backends of the benchmark's database and the
+    server's WAL writer, checkpointer and background writer (they serve everyone);
+    "other" is what the machine spent on anything else (other users of the machine)."""
+
+    def __init__(self, server_pid: int, database: str) -> None:
+        self.server_pid = server_pid
+        self.database = database
+
+    def sample(self) -> dict:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it exited
+        return {
+            "app": {p: _proc_cpu(p) for p in [self.server_pid, *_children(self.server_pid)]},
+            "db": _processes(
+                "postgres", (f" {self.database} ", "walwriter", "checkpointer", "writer")
+            )
+            if self.database
+            else {},
+            "redis": _processes("redis-server"),
+            "wrk": children.ru_utime + children.ru_stime,
+            "machine": _machine_busy(),
+        }
+
+    def used(self, before: dict, after: dict) -> dict[str, float]:
+        """Seconds used between two samples (processes that ended in between are lost)."""
+        used = {}
+        for key in ("app", "db", "redis"):
+            used[key] = sum(cpu - before[key].get(p, 0) for p, cpu in after[key].items())
+        for key in ("wrk", "machine"):
+            used[key] = after[key] - before[key]
+        return used
+
+
+# --- the store -----------------------------------------------------------------------------
+SETUP = r"""
+import json, os, uuid
+import django
+django.setup()
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+from rest_framework.authtoken.models import Token
+from catalog.models import Vod
+from mileage.models import MileageAccount, MileageEntry
+from payment.models import Payment
+from purchase.models import Purchase
+
+buyers_n, cancellers_n, per = (int(os.environ[k]) for k in ("BUYERS", "CANCELLERS", "PER"))
+with transaction.atomic():
+    users = User.objects.bulk_create(
+        [User(username=f"bench-buyer{i}", password="!") for i in range(buyers_n)]
+        + [User(username=f"bench-canceller{i}", password="!") for i in range(cancellers_n)],
+        batch_size=2000,
+    )
+    tokens = Token.objects.bulk_create(
+        [Token(user=u, key=Token.generate_key()) for u in users], batch_size=2000
+    )
+films = list(Vod.objects.filter(is_active=True).values_list("id", "title", "price"))
+# What a paid card purchase leaves behind (its outbox rows aside): the purchase, its
+# approved payment and its 1000 points. Cancelling one runs the whole real path.
+cancellers = list(zip(users[buyers_n:], tokens[buyers_n:]))
+now = timezone.now()
+with transaction.atomic():
+    purchases = Purchase.objects.bulk_create(
+        [
+            Purchase(user=u, vod_id=f[0], vod_title=f[1], payment_method="card", amount=f[2])
+            for u, _ in cancellers
+            for f in films[:per]
+        ],
+        batch_size=2000,
+    )
+    Payment.objects.bulk_create(
+        [
+            Payment(purchase_id=p.id, user_id=p.user_id, method="card", amount=p.amount,
+                    gateway_reference=f"sim_bench_{p.id}", approved_at=now)
+            for p in purchases
+        ],
+        batch_size=2000,
+    )
+    MileageAccount.objects.bulk_create(
+        [MileageAccount(user=u, balance=1000 * per) for u, _ in cancellers], batch_size=2000
+    )
+    MileageEntry.objects.bulk_create(
+        [
+            MileageEntry(account_id=p.user_id, delta=1000, reason="earned",
+                         purchase_id=p.id, event_id=uuid.uuid4())
+            for p in purchases
+        ],
+        batch_size=2000,
+    )
+token_of = {u.id: t.key for u, t in cancellers}
+print(json.dumps({
+    "buyers": [t.key for t in tokens[:buyers_n]],
+    "films": [f[0] for f in films],
+    "cancels": [(token_of[p.user_id], p.id) for p in purchases],
+}))
+"""
+
+FILM_IDS = (
+    "import json, django; django.setup(); from catalog.models import Vod; "
+    "print(json.dumps(list(Vod.objects.filter(is_active=True).values_list('id', flat=True))))"
+)
+
+SEARCH_WORDS = r"""
+import json
+from catalog import demo
+words = set()
+for group in (demo.CITIES, demo.ADJECTIVES, demo.NOUNS, demo.OF_HEADS, demo.MOMENTS):
+    words.update(w.lower() for w in group)
+for profile in demo.PROFILES.values():
+    words.update(w.lower() for w in profile.adjectives + profile.nouns)
+print(json.dumps(sorted(w for w in words if len(w) >= 3)))
+"""
+
+
+def python(env: dict, code: str) -> str:
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def manage(env: dict, *args: str) -> str:
+    return subprocess.run(  # noqa: S603
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+
+
+def analyze(env: dict) -> None:
+    """Fresh planner statistics after a bulk load, as autovacuum would soon give them."""
+    python(
+        env,
+        "import django; django.setup(); from django.db import connection; "
+        "connection.cursor().execute('ANALYZE')",
+    )
+
+
+def redis_up() -> bool:
+    probe = [sys.executable, str(ROOT / "scripts/service_up.py"), "redis", REDIS_URL]
+    return subprocess.run(probe, capture_output=True, check=False).returncode == 0  # noqa: S603
+
+
+def pg_admin(sql: str) -> None:
+    import psycopg
+
+    admin = urlunsplit(urlsplit(PG_URL)._replace(path="/postgres"))
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(sql)
+
+
+def forget_cache(prefix: str) -> None:
+    """Delete this run's keys (catalog answers, guard state, rate limits) from Redis."""
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"{prefix}:*", count=1000):
+        client.delete(key)
+
+
+def wait_for(url: str, seconds: float = 30) -> None:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - 127.0.0.1 only
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"the store did not come up at {url}")
+
+
+class Server:
+    """gunicorn: WORKERS gthread workers of THREADS threads each, on 127.0.0.1:PORT,
+    each holding at most its share of the connections."""
+
+    def __init__(self, env: dict) -> None:
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        self.proc = subprocess.Popen(  # noqa: S603
+            [
+                str(BIN / "gunicorn"),
+                "vodstore.wsgi:application",
+                *("--bind", f"127.0.0.1:{PORT}", "--workers", str(WORKERS)),
+                *("--worker-class", "gthread", "--threads", str(THREADS)),
+                # gthread workers accept greedily: one may take most of wrk's keep-alive
+                # connections and leave the others idle. A cap per worker spreads them.
+                *("--worker-connections", str(-(-CONNECTIONS // WORKERS) + 3)),
+                *("--backlog", "2048", "--timeout", "60", "--log-level", "warning"),
+            ],
+            cwd=ROOT,
+            env=self.env,
+        )
+        wait_for(f"http://127.0.0.1:{PORT}/healthz")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+# --- load ---------------------------------------------------------------------------------------
+@dataclass
+class Result:
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+    requests: int
+    failures: int
+    codes: dict[str, int]
+    repeated: int  # requests beyond the distinct lines of a once-only class
+    cpu: dict[str, float] = field(default_factory=dict)
+
+
+def request_lines(name: str, data: dict, rng: random.Random) -> list[str]:
+    """The requests of one endpoint class (the warm-up's and the measured run's)."""
+    films = data["films"]
+    if name == FLOOR:
+        return ["GET /healthz"]
+    if name == LIST:
+        paths = ["/api/vods/"] + [f"/api/vods/?page={p}" for p in range(2, 6)]
+        paths += [f"/api/vods/?genre={g}" for g in GENRES]
+        paths += [f"/api/vods/?ordering={o}" for o in ("price", "-price", "-release_year")]
+        return [f"GET {p}" for p in paths]
+    if name == LIST_MISS:
+        # Pages of about 20 films (the default) that nobody asked for since the films
+        # were loaded, in every genre and order. Every genre has over 440 of the 10,000
+        # films, so all these pages exist.
+        orders = ["", "price", "-price", "release_year", "-release_year", "title", "-title"]
+        orders += ["runtime_minutes", "-runtime_minutes", "created_at"]
+        paths = [
+            f"/api/vods/?page_size={size}&page={page}{genre}"
+            + (f"&ordering={order}" if order else "")
+            for size in (18, 19, 20, 21, 22)
+            for page in range(1, 21)
+            for genre in ["", *(f"&genre={g}" for g in GENRES)]
+            for order in orders
+        ]
+        rng.shuffle(paths)
+        return [f"GET {p}" for p in paths]
+    if name == SEARCH:
+        words = data["search_words"][:]
+        rng.shuffle(words)
+        return [f"GET /api/vods/?search={quote(w)}" for w in words]
+    if name == DETAIL:
+        return [f"GET /api/vods/{i}/" for i in data["popular"]]
+    if name == DETAIL_MISS:
+        popular = set(data["popular"])
+        unseen = [i for i in films if i not in popular]
+        rng.shuffle(unseen)
+        return [f"GET /api/vods/{i}/" for i in unseen]
+    if name == PURCHASE:
+        # Pair k: buyer k mod B buys film k div B; no pair repeats, and no buyer comes
+        # near the per-user purchase rate (30 a minute).
+        buyers = data["buyers"]
+        return [
+            f"POST /api/purchases/ {buyers[k % len(buyers)]} "
+            f'{{"vod":{films[k // len(buyers)]},"payment_method":"card"}}'
+            for k in range(min(len(buyers) * len(films), 100_000))
+        ]
+    if name == CANCEL:
+        cancels = data["cancels"][:]
+        rng.shuffle(cancels)
+        return [f"POST /api/purchases/{pid}/cancel/ {token} {{}}" for token, pid in cancels]
+    raise ValueError(name)
+
+
+def run_wrk(
+    lines_file: Path, script: Path, first: int, count: int, seconds: int, meter: CpuMeter
+) -> Result:
+    before = meter.sample()
+    out = subprocess.run(  # noqa: S603
+        [
+            shutil.which("wrk") or "wrk",
+            *("-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s"),
+            *("--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{PORT}"),
+            *("--", str(lines_file), str(WRK_THREADS), str(first), str(count)),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 60,
+    ).stdout
+    after = meter.sample()
+    used = meter.used(before, after)
+    line = next(x for x in out.splitlines() if x.startswith("BENCH-JSON "))
+    stats = json.loads(line.removeprefix("BENCH-JSON "))
+    wall = stats["duration_us"] / 1e6
+    # percent of one core (wrk's start and stop fall inside the window)
+    cpu = {k: 100 * seconds / wall for k, seconds in used.items()}
+    cpu["other"] = max(0.0, cpu["machine"] - cpu["app"] - cpu["db"] - cpu["redis"] - cpu["wrk"])
+    codes = stats["codes"]
+    ok = sum(n for code, n in codes.items() if code.startswith("2"))
+    return Result(
+        rps=stats["requests"] / wall,
+        p50=stats["p50"] / 1000,
+        p95=stats["p95"] / 1000,
+        p99=stats["p99"] / 1000,
+        requests=stats["requests"],
+        failures=stats["socket_errors"] + stats["requests"] - ok,
+        codes=codes,
+        repeated=max(0, stats["requests"] - count),
+        cpu=cpu,
+    )
+
+
+def bench_endpoints(
+    names: list[str], data: dict, work: Path, server: Server, database: str
+) -> dict:
+    rng = random.Random(20_250_601)  # noqa: S311 - a reproducible shuffle, not a secret
+    script = work / "bench.lua"
+    script.write_text(LUA)
+    assert server.proc is not None
+    meter = CpuMeter(server.proc.pid, database)
+    results = {}
+    for name in names:
+        lines = request_lines(name, data, rng)
+        lines_file = work / "requests.txt"
+        lines_file.write_text("\n".join(lines) + "\n")
+        n = len(lines)
+        if name in ONCE_ONLY:  # the warm-up has the first fifth, each run a share of the rest
+            share = (n - n // 5) // RUNS
+            warmup, runs = (0, n // 5), [(n // 5 + i * share, share) for i in range(RUNS)]
+        else:  # the warm-up fills the cache the runs read
+            warmup, runs = (0, n), [(0, n)] * RUNS
+        wait_until_quiet()
+        run_wrk(lines_file, script, *warmup, WARMUP, meter)
+        measured = sorted(
+            (run_wrk(lines_file, script, *lines_range, SECONDS, meter) for lines_range in runs),
+            key=lambda r: r.rps,
+        )
+        # The median run's figures, every run's failures.
+        result = results[name] = measured[len(measured) // 2]
+        result.requests = sum(r.requests for r in measured)
+        result.failures = sum(r.failures for r in measured)
+        result.repeated = sum(r.repeated for r in measured)
+        note = f", {result.repeated} repeated" if name in ONCE_ONLY and result.repeated else ""
+        print(
+            f"  {name:25} {result.rps:7.0f} req/s  p50 {result.p50:6.1f} ms  "
+            f"p99 {result.p99:6.1f} ms  failures {result.failures}{note}  "
+            f"CPU % wrk {result.cpu['wrk']:.0f} app {result.cpu['app']:.0f} "
+            f"db {result.cpu['db']:.0f} redis {result.cpu['redis']:.0f} "
+            f"other {result.cpu['other']:.0f}  {result.codes}",
+            flush=True,
+        )
+    return results
+
+
+# --- the run ------------------------------------------------------------------------------------
+@dataclass
+class DatabaseRun:
+    name: str
+    results: dict[str, Result]
+    big: dict[str, Result]
+
+
+def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
+    work = Path(tempfile.mkdtemp(prefix=f"vod-bench-{database}-"))
+    env = {
+        **os.environ,
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "SECURE_HTTPS": "false",
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "PAYMENT_SIMULATED_LATENCY_MS": "0",
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "vodstore.settings",
+        "BUYERS": str(BUYERS),
+        "CANCELLERS": str(CANCELLERS),
+        "PER": str(PURCHASES_PER_CANCELLER),
+    }
+    if shared_cache:
+        env["CACHE_URL"] = REDIS_URL
+        env["CACHE_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
+    name = urlsplit(PG_URL).path.lstrip("/")
+    db_name = name if database == "postgres" else ""
+    if database == "postgres":
+        env["DATABASE_URL"] = PG_URL
+        pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        pg_admin(f'CREATE DATABASE "{name}"')
+    else:
+        env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    try:
+        print(f"\n{database}: {FILMS:,} films, {BUYERS + CANCELLERS:,} users", flush=True)
+        manage(env, "migrate", "--no-input")
+        manage(env, "load_demo_catalog", "--count", str(FILMS))
+        data = json.loads(python(env, SETUP))
+        data["search_words"] = json.loads(python(env, SEARCH_WORDS))
+        data["popular"] = random.Random(7).sample(data["films"], POPULAR_FILMS)  # noqa: S311
+        analyze(env)
+        with Server(env) as server:
+            results = bench_endpoints(ENDPOINTS, data, work, server, db_name)
+        big: dict[str, Result] = {}
+        if BIG_FILMS > FILMS:
+            print(f"{database}: {BIG_FILMS:,} films", flush=True)
+            manage(env, "load_demo_catalog", "--count", str(BIG_FILMS))
+            data["films"] = json.loads(python(env, FILM_IDS))
+            analyze(env)
+            with Server(env) as server:
+                big = bench_endpoints([FLOOR, *CATALOG], data, work, server, db_name)
+    finally:
+        if database == "postgres":
+            pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if shared_cache:
+            forget_cache(env["CACHE_KEY_PREFIX"])
+        shutil.rmtree(work, ignore_errors=True)
+    return DatabaseRun(database, results, big)
+
+
+# --- the tables -----------------------------------------------------------------------------------
+DISTURBED = 15  # percent of a core used by other programs during a run
+
+
+def disturbed(result: Result) -> str:
+    return " *" if result.cpu["other"] > DISTURBED else ""
+
+
+def table(run: DatabaseRun) -> str:
+    floor = run.results[FLOOR].rps
+    rows = [
+        "| endpoint | req/s | p50 ms | p95 ms | p99 ms | failures | ratio to floor "
+        "| CPU % wrk / app / db / redis / other |",
+        "|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in ENDPOINTS:
+        r = run.results[name]
+        repeated = f" ({r.repeated} repeated)" if name in ONCE_ONLY and r.repeated else ""
+        rows.append(
+            f"| {name}{disturbed(r)} | {r.rps:,.0f} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} "
+            f"| {r.failures} of {r.requests:,}{repeated} | {r.rps / floor:.2f} "
+            f"| {r.cpu['wrk']:.0f} / {r.cpu['app']:.0f} / {r.cpu['db']:.0f} "
+            f"/ {r.cpu['redis']:.0f} / {r.cpu['other']:.0f} |"
+        )
+    return "\n".join(rows)
+
+
+def big_table(run: DatabaseRun) -> str:
+    small_floor, big_floor = run.results[FLOOR].rps, run.big[FLOOR].rps
+    rows = [
+        f"| endpoint | req/s, {FILMS:,} films | req/s, {BIG_FILMS:,} films "
+        f"| ratio to floor, {FILMS:,} | ratio to floor, {BIG_FILMS:,} | slowdown "
+        f"| p99 ms, {FILMS:,} | p99 ms, {BIG_FILMS:,} |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for name in [FLOOR, *CATALOG]:
+        small, big = run.results[name], run.big[name]
+        small_ratio, big_ratio = small.rps / small_floor, big.rps / big_floor
+        rows.append(
+            f"| {name}{disturbed(small) or disturbed(big)} | {small.rps:,.0f} | {big.rps:,.0f} "
+            f"| {small_ratio:.2f} "
+            f"| {big_ratio:.2f} | {small_ratio / big_ratio:.2f}x "
+            f"| {small.p99:.1f} | {big.p99:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        print("make bench needs wrk, a lean HTTP load generator: apt-get install wrk")
+        return 2
+    shared_cache = redis_up()
+    cache = "Redis" if shared_cache else "local memory in each worker (Redis did not answer)"
+    started = datetime.now()
+    print(
+        f"bench: gunicorn {WORKERS} gthread workers x {THREADS} threads on 127.0.0.1:{PORT}; "
+        f"wrk {WRK_THREADS} threads, {CONNECTIONS} connections, {WARMUP} s warm-up + "
+        f"the median of {RUNS} runs of {SECONDS} s per endpoint class; simulated gateway "
+        f"latency 0; cache: {cache}",
+        flush=True,
+    )
+    runs = [bench_database(db, shared_cache) for db in DATABASES]
+    every = [r for run in runs for r in [*run.results.values(), *run.big.values()]]
+    out = [
+        f"# Benchmark, {started:%Y-%m-%d %H:%M}, this machine ({os.cpu_count()} cores)",
+        "",
+        f"gunicorn {WORKERS} gthread workers x {THREADS} threads (at most "
+        f"{-(-CONNECTIONS // WORKERS) + 3} connections each); wrk {WRK_THREADS} threads, "
+        f"{CONNECTIONS} connections; per endpoint class a {WARMUP} s warm-up, then the median "
+        f"of {RUNS} runs of {SECONDS} s (failures: of all runs' requests); simulated "
+        f"gateway latency 0; DEBUG off; cache: {cache}.",
+        "Ratio: the class's requests per second over GET /healthz's in the same run. CPU: "
+        "percent of one core used during the run by wrk, gunicorn (all workers), the "
+        "benchmark's PostgreSQL backends, Redis, and other programs on the machine; a run "
+        f"marked * shared the machine with other programs (over {DISTURBED} % of a core), "
+        "so its figures are less reliable.",
+        f"The generator is not the bottleneck: wrk used at most "
+        f"{max(r.cpu['wrk'] for r in every):.0f} % of one core in any run, while the server "
+        f"side kept the {os.cpu_count()} cores busy (gunicorn alone up to "
+        f"{max(r.cpu['app'] for r in every):.0f} %).",
+    ]
+    for run in runs:
+        out += ["", f"## {run.name}, {FILMS:,} films", "", table(run)]
+    for run in runs:
+        if run.big:
+            out += ["", f"## {run.name}: the catalog at {BIG_FILMS:,} films", "", big_table(run)]
+            out += ["", "Slowdown: ratio to the floor at 10,000 films over the one at 100,000."]
+    text = "\n".join(out) + "\n"
+    print("\n" + text)
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "bench.md").write_text(text)
+    print(f"written to {reports / 'bench.md'} in {(datetime.now() - started).seconds} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
