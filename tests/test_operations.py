@@ -1,11 +1,14 @@
 """Health, readiness, schema and docs endpoints, and the production settings guard."""
 
+import logging
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from vodstore.logs import SkipExpectedRefusals
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -83,3 +86,14 @@ def test_production_settings_pass_check_deploy_without_warnings():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "no issues" in result.stdout
+
+
+def test_expected_refusals_are_not_logged_as_errors_but_server_errors_are():
+    def record(status: int) -> logging.LogRecord:
+        rec = logging.LogRecord("django.request", logging.ERROR, __file__, 1, "x", (), None)
+        rec.status_code = status
+        return rec
+
+    keep = SkipExpectedRefusals().filter
+    assert not keep(record(503)) and not keep(record(429))
+    assert keep(record(500)) and keep(record(502))
