@@ -3,20 +3,10 @@
 from django.contrib import admin
 
 from mileage.models import MileageAccount, MileageEntry
+from vodstore.admin_tools import ReadOnlyAdminMixin
 
 
-class NoEdits:
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class MileageEntryInline(NoEdits, admin.TabularInline):
+class MileageEntryInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = MileageEntry
     fields = ["created_at", "delta", "reason", "purchase_id", "event_id"]
     readonly_fields = fields
@@ -25,7 +15,7 @@ class MileageEntryInline(NoEdits, admin.TabularInline):
 
 
 @admin.register(MileageAccount)
-class MileageAccountAdmin(NoEdits, admin.ModelAdmin):
+class MileageAccountAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["user", "balance", "updated_at"]
     search_fields = ["user__username"]
     list_select_related = ["user"]
@@ -33,7 +23,7 @@ class MileageAccountAdmin(NoEdits, admin.ModelAdmin):
 
 
 @admin.register(MileageEntry)
-class MileageEntryAdmin(NoEdits, admin.ModelAdmin):
+class MileageEntryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "account", "delta", "reason", "purchase_id", "created_at"]
     list_filter = ["reason", "created_at"]
     search_fields = ["=purchase_id", "account__user__username", "=event_id"]

@@ -7,24 +7,16 @@ from django.urls import path
 
 from payment.guard import get_guard
 from payment.models import Payment
+from vodstore.admin_tools import ReadOnlyAdminMixin
 
 
 @admin.register(Payment)
-class PaymentAdmin(admin.ModelAdmin):
+class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "purchase_id", "user", "method", "amount", "status", "approved_at"]
     list_filter = ["status", "method", "approved_at"]
     search_fields = ["=purchase_id", "gateway_reference", "user__username"]
     list_select_related = ["user"]
     change_list_template = "admin/payment/payment/change_list.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     def get_urls(self):
         guard_view = self.admin_site.admin_view(self.guard_view)

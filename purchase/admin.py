@@ -4,24 +4,12 @@ from django.contrib import admin, messages
 
 from purchase import services
 from purchase.models import IdempotencyKey, Purchase
+from vodstore.admin_tools import ReadOnlyAdminMixin
 from vodstore.errors import DomainError
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """State changes go through services, never through an edit form."""
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
 @admin.register(Purchase)
-class PurchaseAdmin(ReadOnlyAdmin):
+class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "vod_title", "user", "status", "payment_method", "amount", "created_at"]
     list_filter = ["status", "payment_method", "created_at"]
     search_fields = ["vod_title", "user__username", "=id"]
@@ -50,7 +38,7 @@ class PurchaseAdmin(ReadOnlyAdmin):
 
 
 @admin.register(IdempotencyKey)
-class IdempotencyKeyAdmin(ReadOnlyAdmin):
+class IdempotencyKeyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["key", "user", "purchase_id", "response_status", "created_at"]
     search_fields = ["key", "user__username"]
     list_select_related = ["user"]
