@@ -115,6 +115,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://vodstore")}
 # (django-environ keeps a URL's key_prefix where Django does not look for it)
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="vodstore")
+if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+    CACHES["default"]["BACKEND"] = "vodstore.cache.RedisCache"  # reuses its Redis client
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import redis
+from django.core.cache import cache
 from django.test import override_settings
 
 from payment.guard import CircuitBreaker, GuardConfig, GuardRefused
@@ -112,3 +113,41 @@ def test_a_transition_happens_once_however_many_workers_race(shared_cache):
         breaker.record(permit, failed=True, seconds=0.01)
     assert all(b.status().state == "open" for b in breakers)
     assert breakers[0].status().epoch == 1  # opened once, not once per worker
+
+
+def test_our_redis_backend_reuses_one_client_and_works():
+    caches_setting = {
+        "default": {
+            "BACKEND": "vodstore.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
+        }
+    }
+    with override_settings(CACHES=caches_setting):
+        client = cache._cache.get_client()
+        assert cache._cache.get_client() is client
+        cache.set("k", 41)
+        assert cache.incr("k") == 42
+        assert cache.get_many(["k", "missing"]) == {"k": 42}
+        assert cache.add("k", 0) is False
+        cache.delete("k")
+        assert cache.get("k") is None
+
+
+def test_a_redis_cache_url_selects_our_backend():
+    env = {**os.environ, "CACHE_URL": REDIS_URL, "DJANGO_SETTINGS_MODULE": "vodstore.test_settings"}
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django; django.setup(); from django.conf import settings; "
+            "print(settings.CACHES['default']['BACKEND'])",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert out.stdout.strip() == "vodstore.cache.RedisCache"
