@@ -42,14 +42,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from storerun import BIN, ROOT, manage, redis_up, wait_for
+
 PORT = int(os.environ.get("BENCH_PORT", "8766"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))  # per run; the median of RUNS counts
 RUNS = 3
@@ -322,17 +321,6 @@ def python(env: dict, code: str) -> str:
     ).stdout
 
 
-def manage(env: dict, *args: str) -> str:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 def analyze(env: dict) -> None:
     """Fresh planner statistics after a bulk load, as autovacuum would soon give them."""
     python(
@@ -340,11 +328,6 @@ def analyze(env: dict) -> None:
         "import django; django.setup(); from django.db import connection; "
         "connection.cursor().execute('ANALYZE')",
     )
-
-
-def redis_up() -> bool:
-    probe = [sys.executable, str(ROOT / "scripts/service_up.py"), "redis", REDIS_URL]
-    return subprocess.run(probe, capture_output=True, check=False).returncode == 0  # noqa: S603
 
 
 def pg_admin(sql: str) -> None:
@@ -362,17 +345,6 @@ def forget_cache(prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         client.delete(key)
-
-
-def wait_for(url: str, seconds: float = 30) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - 127.0.0.1 only
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the store did not come up at {url}")
 
 
 class Server:
@@ -671,7 +643,7 @@ def main() -> int:
     if shutil.which("wrk") is None:
         print("make bench needs wrk, a lean HTTP load generator: apt-get install wrk")
         return 2
-    shared_cache = redis_up()
+    shared_cache = redis_up(REDIS_URL)
     cache = "Redis" if shared_cache else "local memory in each worker (Redis did not answer)"
     started = datetime.now()
     print(

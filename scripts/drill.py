@@ -22,36 +22,14 @@ import urllib.request
 from datetime import date
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-BIN = Path(sys.executable).parent
+from storerun import BIN, ROOT, manage, redis_up, wait_for
+
 PORT = int(os.environ.get("DRILL_PORT", "8765"))
 USERS = int(os.environ.get("DRILL_USERS", "100"))
 SECONDS = int(os.environ.get("DRILL_SECONDS", "60"))
 FILMS = 300
 REDIS_URL = os.environ.get("DRILL_REDIS_URL", "redis://127.0.0.1:6379/14")
 ORIGINAL = {"rate": 2.78, "availability": 91.16, "mean": 29.43, "max": 44.86}
-
-
-def redis_up() -> bool:
-    return (
-        subprocess.run(  # noqa: S603
-            [sys.executable, str(ROOT / "scripts/service_up.py"), "redis", REDIS_URL],
-            capture_output=True,
-            check=False,
-        ).returncode
-        == 0
-    )
-
-
-def manage(env: dict, *args: str) -> str:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 SETUP = """
@@ -110,17 +88,6 @@ print(json.dumps({
     "events_pending": OutboxEvent.objects.exclude(status="delivered").count(),
 }))
 """
-
-
-def wait_for(url: str, seconds: float = 30) -> None:
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=1):  # noqa: S310 - 127.0.0.1 only
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"the store did not come up at {url}")
 
 
 GUNICORN = ["--workers", "3", "--worker-class", "gthread", "--threads", "40", "--timeout", "60"]
@@ -250,7 +217,7 @@ def main() -> int:
     work = Path(tempfile.mkdtemp(prefix="vod-drill-"))
     reports = ROOT / "reports"
     reports.mkdir(exist_ok=True)
-    shared_cache = redis_up()
+    shared_cache = redis_up(REDIS_URL)
     env = {
         **os.environ,
         "DEBUG": "false",
