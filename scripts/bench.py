@@ -28,7 +28,8 @@ its own local-memory cache, which the output says. The load generator is wrk (C,
 `apt-get install wrk`); each table gives its CPU beside the server's, to show it is
 not the bottleneck. Loopback only, about 7 minutes in all. Knobs: BENCH_SECONDS,
 BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_WORKERS, BENCH_THREADS, BENCH_DATABASES,
-BENCH_FILMS, BENCH_BIG_FILMS (0 skips), BENCH_PG_URL, BENCH_REDIS_URL, BENCH_PORT.
+BENCH_FILMS, BENCH_BIG_FILMS (0 skips), BENCH_ONLY (endpoint classes, comma-separated),
+BENCH_PG_URL, BENCH_REDIS_URL, BENCH_PORT.
 """
 
 import json
@@ -78,6 +79,13 @@ DETAIL, DETAIL_MISS = "film detail", "film detail, first view"
 PURCHASE, CANCEL = "card purchase", "cancel"
 CATALOG = [LIST, LIST_MISS, SEARCH, DETAIL, DETAIL_MISS]
 ENDPOINTS = [FLOOR, *CATALOG, PURCHASE, CANCEL]
+# BENCH_ONLY="catalog list,card purchase" runs just those classes (and the floor).
+ONLY = [name for name in os.environ.get("BENCH_ONLY", "").split(",") if name]
+if unknown := set(ONLY) - set(ENDPOINTS):
+    raise SystemExit(f"BENCH_ONLY: no endpoint class {', '.join(sorted(unknown))}")
+if ONLY:
+    ENDPOINTS = [name for name in ENDPOINTS if name == FLOOR or name in ONLY]
+    CATALOG = [name for name in CATALOG if name in ONLY]
 # Classes whose requests must never repeat: the warm-up takes the first fifth of them.
 ONCE_ONLY = {LIST_MISS, DETAIL_MISS, PURCHASE, CANCEL}
 GENRES = ["action", "animation", "comedy", "documentary", "drama", "fantasy", "horror"]
