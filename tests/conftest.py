@@ -1,14 +1,19 @@
 """Shared fixtures: users, API clients, films."""
 
 import itertools
+import os
+import uuid
 
 import pytest
+import redis
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.db.models import Sum
+from django.test import override_settings
 from rest_framework.test import APIClient
 
+from catalog import cache as catalog_cache
 from catalog.models import Vod
 from mileage.models import MileageAccount, MileageEntry
 from payment.gateway import Authorization, GatewayDeclined, GatewayError, use_gateway
@@ -121,6 +126,40 @@ def fresh_guard_and_cache():
     yield
     cache.clear()
     reset_guard()
+
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+
+def require_redis() -> None:
+    """Skip the test where Redis is unreachable; under CI=true that is a failure."""
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
+    except redis.RedisError:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Redis at {REDIS_URL} is unreachable, and CI must run this test")
+        pytest.skip(f"Redis at {REDIS_URL} is unreachable")
+
+
+@pytest.fixture
+def redis_cache():
+    """The store's Redis cache backend on a real Redis, under a key prefix of its own
+    (yielded); its keys are deleted afterwards."""
+    require_redis()
+    prefix = f"test-{uuid.uuid4().hex}"
+    caches = {
+        "default": {
+            "BACKEND": "vodstore.cache.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    with override_settings(CACHES=caches):
+        yield prefix
+        catalog_cache.near.stop()
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}:*"):
+        client.delete(key)
 
 
 @pytest.fixture

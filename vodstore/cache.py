@@ -28,3 +28,7 @@ class RedisCache(DjangoRedisCache):
     def __init__(self, server, params) -> None:
         super().__init__(server, params)
         self._class = RedisCacheClient
+
+    def redis(self):
+        """The shared redis-py client, for what the cache API lacks (publish/subscribe)."""
+        return self._cache.get_client(write=True)

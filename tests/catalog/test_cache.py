@@ -3,7 +3,7 @@ VodRegistered event of a new film."""
 
 import pytest
 from django.contrib.auth.models import User
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -16,6 +16,16 @@ from tests.conftest import make_vod
 from vodstore.models import OutboxEvent
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True, params=["local memory", "Redis"])
+def cache_backend(request):
+    """Every test here runs on the default per-process cache and on a real Redis (where
+    each process also keeps its near copy, `catalog.near`)."""
+    if request.param == "Redis":
+        request.getfixturevalue("redis_cache")
+    return request.param
+
 
 NEW_FILM = {
     "title": "Night Ferry",
@@ -231,10 +241,13 @@ def test_an_answer_built_from_rows_older_than_a_change_is_not_kept():
     assert catalog_cache.lookup(key)[0] is None
 
 
-def test_a_per_process_cache_keeps_answers_briefly():
+def test_a_per_process_cache_keeps_answers_briefly(cache_backend):
     """Local memory (the default) cannot hear of another worker's change: its answers
-    expire after seconds, not minutes."""
-    assert catalog_cache._timeout() == catalog_cache.LOCAL_SECONDS <= 10
+    expire after seconds, not minutes. Redis is shared: its answers last until a change."""
+    if cache_backend == "Redis":
+        assert catalog_cache._timeout() == catalog_cache.SHARED_SECONDS
+    else:
+        assert catalog_cache._timeout() == catalog_cache.LOCAL_SECONDS <= 10
 
 
 def test_the_cache_is_refreshed_again_when_the_change_commits(committed):
@@ -249,8 +262,9 @@ def test_the_catalog_is_read_from_the_database_when_the_cache_fails(api_client, 
     def broken(*args, **kwargs):
         raise ConnectionError("cache down")
 
-    monkeypatch.setattr(cache, "get_many", broken)
-    monkeypatch.setattr(cache, "set", broken)
+    backend = type(caches["default"])  # (the class: the proxy's target changes per test)
+    monkeypatch.setattr(backend, "get_many", broken)
+    monkeypatch.setattr(backend, "set", broken)
     assert api_client.get("/api/vods/").status_code == 200
     assert api_client.get(f"/api/vods/{vod.id}/").json()["title"] == "The Harbor"
     vod.title = "Renamed While The Cache Is Down"

@@ -4,18 +4,15 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from django.core.cache import cache
-from django.test import override_settings
 
 from payment.guard import CircuitBreaker, GuardConfig, GuardRefused
+from tests.conftest import REDIS_URL, require_redis
 
 ROOT = Path(__file__).resolve().parents[2]
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
 CONFIG = GuardConfig(
     max_concurrent=3,
@@ -41,38 +38,12 @@ print(breaker.status().state)
 """
 
 
-def _redis_available() -> bool:
-    try:
-        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2).ping()
-    except redis.RedisError:
-        return False
-    return True
+@pytest.fixture(autouse=True)
+def _redis():
+    require_redis()
 
 
-if not _redis_available():
-    if os.environ.get("CI") == "true":
-        raise RuntimeError(f"Redis at {REDIS_URL} is unreachable, and CI must run this test")
-    pytest.skip(f"Redis at {REDIS_URL} is unreachable", allow_module_level=True)
-
-
-@pytest.fixture
-def shared_cache():
-    prefix = f"test-{uuid.uuid4().hex}"
-    caches = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": prefix,
-        }
-    }
-    with override_settings(CACHES=caches):
-        yield prefix
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{prefix}:*"):
-        client.delete(key)
-
-
-def test_two_processes_see_one_breaker(shared_cache):
+def test_two_processes_see_one_breaker(redis_cache):
     breaker = CircuitBreaker(CONFIG)
     assert breaker.status().state == "closed"
 
@@ -80,7 +51,7 @@ def test_two_processes_see_one_breaker(shared_cache):
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "vodstore.test_settings",
         "CACHE_URL": REDIS_URL,
-        "CACHE_KEY_PREFIX": shared_cache,
+        "CACHE_KEY_PREFIX": redis_cache,
         "CONFIG": json.dumps(CONFIG.__dict__),
     }
     other = subprocess.run(  # noqa: S603 - our own code
@@ -106,7 +77,7 @@ def test_two_processes_see_one_breaker(shared_cache):
         breaker.acquire()
 
 
-def test_a_transition_happens_once_however_many_workers_race(shared_cache):
+def test_a_transition_happens_once_however_many_workers_race(redis_cache):
     breakers = [CircuitBreaker(CONFIG) for _ in range(4)]
     permits = [b.acquire() for b in breakers]
     for breaker, permit in zip(breakers, permits, strict=True):
@@ -115,23 +86,15 @@ def test_a_transition_happens_once_however_many_workers_race(shared_cache):
     assert breakers[0].status().epoch == 1  # opened once, not once per worker
 
 
-def test_our_redis_backend_reuses_one_client_and_works():
-    caches_setting = {
-        "default": {
-            "BACKEND": "vodstore.cache.RedisCache",
-            "LOCATION": REDIS_URL,
-            "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
-        }
-    }
-    with override_settings(CACHES=caches_setting):
-        client = cache._cache.get_client()
-        assert cache._cache.get_client() is client
-        cache.set("k", 41)
-        assert cache.incr("k") == 42
-        assert cache.get_many(["k", "missing"]) == {"k": 42}
-        assert cache.add("k", 0) is False
-        cache.delete("k")
-        assert cache.get("k") is None
+def test_our_redis_backend_reuses_one_client_and_works(redis_cache):
+    client = cache._cache.get_client()
+    assert cache._cache.get_client() is client
+    cache.set("k", 41)
+    assert cache.incr("k") == 42
+    assert cache.get_many(["k", "missing"]) == {"k": 42}
+    assert cache.add("k", 0) is False
+    cache.delete("k")
+    assert cache.get("k") is None
 
 
 def test_a_redis_cache_url_selects_our_backend():
