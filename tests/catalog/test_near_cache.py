@@ -72,6 +72,9 @@ def test_a_change_in_another_process_reaches_this_one(listening, api_client, vod
         "DJANGO_SETTINGS_MODULE": "vodstore.test_settings",
         "CACHE_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": listening,
+        # (announcing a change opens a connection to run the after-commit part: any
+        # database does; the test's own is not committed anyway)
+        "DATABASE_URL": "sqlite://:memory:",
     }
     subprocess.run(
         [sys.executable, "-c", "import django; django.setup(); "
