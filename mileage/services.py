@@ -4,8 +4,9 @@ same delta on the stored balance, in one transaction."""
 import uuid
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
+from django.utils import timezone
 
 from mileage.events import MileageChanged
 from mileage.exceptions import InsufficientMileage
@@ -35,12 +36,22 @@ def _post(*, user_id: int, delta: int, reason: str, purchase_id: int, event_id: 
     )
 
 
+# One statement whether or not the user has an account yet (the first earn creates it),
+# atomic against a concurrent creator. Raw SQL: the ORM's upsert (bulk_create with
+# update_conflicts) can only overwrite a column, not add to it. PostgreSQL and SQLite
+# (3.24+) share this syntax.
+_CREDIT_SQL = """
+    INSERT INTO {table} (user_id, balance, updated_at) VALUES (%s, %s, %s)
+    ON CONFLICT (user_id) DO UPDATE
+    SET balance = {table}.balance + excluded.balance, updated_at = excluded.updated_at
+"""
+
+
 def _credit(*, user_id: int, delta: int, reason: str, purchase_id: int, event_id: uuid.UUID):
-    account = MileageAccount.objects.filter(user_id=user_id)
-    if not account.update(balance=F("balance") + delta):
-        # First points for this user. get_or_create copes with a concurrent creator.
-        MileageAccount.objects.get_or_create(user_id=user_id)
-        account.update(balance=F("balance") + delta)
+    table = connection.ops.quote_name(MileageAccount._meta.db_table)
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(_CREDIT_SQL.format(table=table), [user_id, delta, now])
     _post(user_id=user_id, delta=delta, reason=reason, purchase_id=purchase_id, event_id=event_id)
 
 

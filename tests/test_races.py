@@ -156,3 +156,21 @@ def test_concurrent_requests_with_one_idempotency_key_charge_once(slow_gateway):
     assert claim.purchase_id == first[0].json()["id"] and claim.response_status == 201
     assert MileageAccount.objects.get(user=user).balance == 1000
     assert_books_balance()
+
+
+def test_concurrent_first_purchases_open_one_account_and_count_every_point(slow_gateway):
+    """A new user has no mileage account: eight card purchases at once each earn, and
+    the account is created once (one upsert, whoever comes first) with all 8000 points."""
+    user = make_user()
+    assert not MileageAccount.objects.filter(user=user).exists()
+    films = [make_vod() for _ in range(N)]
+
+    responses = race(
+        user,
+        lambda client, i: client.post("/api/purchases/", {"vod": films[i].id}, format="json"),
+    )
+
+    assert outcomes(responses) == {(201, None): N}
+    assert MileageAccount.objects.get(user=user).balance == N * 1000
+    assert MileageEntry.objects.filter(account_id=user.id, reason="earned").count() == N
+    assert_books_balance()
