@@ -37,6 +37,7 @@ from prometheus_client import Counter
 
 from payment.exceptions import PaymentUnavailable
 from payment.gateway import GatewayDeclined, GatewayError
+from vodstore.cache import count
 from vodstore.metrics import registry
 
 logger = logging.getLogger(__name__)
@@ -115,12 +116,7 @@ class CircuitBreaker:
         log("payment guard: %s (%s)", "opened" if new_state == OPEN else "closed", reason)
 
     def _incr(self, key: str) -> int:
-        cache.add(key, 0, KEY_TTL)
-        try:
-            return cache.incr(key)
-        except ValueError:  # expired between add and incr
-            cache.add(key, 1, KEY_TTL)
-            return 1
+        return count(key, KEY_TTL)
 
     def status(self) -> GuardStatus:
         state = self._state()

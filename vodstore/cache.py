@@ -5,6 +5,7 @@ hot paths (a cached catalog answer, the payment guard, the rate limit) that rebu
 was about half the cost of the cache call. A redis-py client is safe to share between
 threads (its pool hands out connections), so one per pool is enough."""
 
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
 
@@ -32,3 +33,24 @@ class RedisCache(DjangoRedisCache):
     def redis(self):
         """The shared redis-py client, for what the cache API lacks (publish/subscribe)."""
         return self._cache.get_client(write=True)
+
+
+def count(key: str, timeout: int) -> int:
+    """Add one to the counter `key` of the default cache, which starts at 0 and lasts
+    `timeout` seconds from its first count; return the new value.
+
+    On Redis one round trip (SET NX EX and INCR in one MULTI); Django's `add` and
+    `incr` take three there (its `incr` first asks whether the key exists)."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        full_key = backend.make_and_validate_key(key)
+        pipe = backend.redis().pipeline(transaction=True)
+        pipe.set(full_key, 0, ex=timeout, nx=True)
+        pipe.incr(full_key)
+        return pipe.execute()[1]
+    backend.add(key, 0, timeout)
+    try:
+        return backend.incr(key)
+    except ValueError:  # expired between add and incr
+        backend.add(key, 1, timeout)
+        return 1

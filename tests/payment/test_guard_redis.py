@@ -7,10 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
+import redis
 from django.core.cache import cache
 
 from payment.guard import CircuitBreaker, GuardConfig, GuardRefused
 from tests.conftest import REDIS_URL, require_redis
+from vodstore.cache import count
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -114,3 +116,14 @@ def test_a_redis_cache_url_selects_our_backend():
         check=True,
     )
     assert out.stdout.strip() == "vodstore.cache.RedisCache"
+
+
+def test_a_counter_on_redis_counts_expires_and_reads_back(redis_cache):
+    assert [count("hits", 30) for _ in range(3)] == [1, 2, 3]
+    assert cache.get("hits") == 3  # what the breaker's window reads with get_many
+    ttl = redis.Redis.from_url(REDIS_URL).ttl(cache.make_and_validate_key("hits"))
+    assert 0 < ttl <= 30  # set by the first count, not renewed by the others
+
+
+def test_a_counter_in_local_memory_counts_too():
+    assert [count("hits", 30) for _ in range(3)] == [1, 2, 3]
