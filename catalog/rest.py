@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from catalog import cache as catalog_cache
 from catalog import selectors, services
 from catalog.models import Genre, Vod
+from catalog.search import title_contains
 from vodstore.api import Pagination
 
 
@@ -67,6 +68,17 @@ class StableOrderingFilter(filters.OrderingFilter):
         if ordering and not {"id", "-id", "pk", "-pk"} & set(ordering):
             ordering.append("-id" if ordering[0].startswith("-") else "id")
         return ordering
+
+
+class TitleSearchFilter(filters.SearchFilter):
+    """`?search=` as DRF has it (every term, quoted phrases kept whole, must be in the
+    title), each term found through the title index where there is one
+    (`catalog.search`)."""
+
+    def filter_queryset(self, request, queryset, view):
+        for term in self.get_search_terms(request):
+            queryset = title_contains(queryset, term)
+        return queryset
 
 
 JSON = "application/json"
@@ -162,7 +174,7 @@ class VodListCreateView(CachedReadMixin, generics.ListCreateAPIView):
     permission_classes = [DjangoModelPermissionsOrAnonReadOnly]
     filter_backends = [
         django_filters.rest_framework.DjangoFilterBackend,
-        filters.SearchFilter,
+        TitleSearchFilter,
         StableOrderingFilter,
     ]
     filterset_class = VodFilter

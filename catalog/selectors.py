@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from django.db.models import QuerySet
 
 from catalog.models import Vod
+from catalog.search import title_contains
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ def vod_list(*, search: str = "", genre: str = "") -> QuerySet[Vod]:
     """The active VODs, newest first, optionally searched by title and filtered by genre."""
     qs = Vod.objects.filter(is_active=True)
     if search:
-        qs = qs.filter(title__icontains=search)
+        qs = title_contains(qs, search)
     if genre:
         qs = qs.filter(genre=genre)
     return qs
