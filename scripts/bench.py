@@ -561,6 +561,7 @@ def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
         "BUYERS": str(BUYERS),
         "CANCELLERS": str(CANCELLERS),
         "PER": str(PURCHASES_PER_CANCELLER),
+        "STATIC_ROOT": str(work / "static"),
     }
     if shared_cache:
         env["CACHE_URL"] = REDIS_URL
@@ -576,6 +577,7 @@ def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
     try:
         print(f"\n{database}: {FILMS:,} films, {BUYERS + CANCELLERS:,} users", flush=True)
         manage(env, "migrate", "--no-input")
+        manage(env, "collectstatic", "--no-input")  # as deployed (whitenoise serves them)
         manage(env, "load_demo_catalog", "--count", str(FILMS))
         data = json.loads(python(env, SETUP))
         data["search_words"] = json.loads(python(env, SEARCH_WORDS))
