@@ -79,9 +79,11 @@ load: install-dev
 		--stop-timeout 10 --only-summary --csv reports/load --html reports/load.html
 
 ## bench: requests per second of each endpoint class as a ratio of GET /healthz, on SQLite
-## and PostgreSQL, 10,000 then 100,000 films (needs wrk: apt-get install wrk); writes
-## reports/bench.md.
+## and PostgreSQL, 10,000 then 100,000 films; writes reports/bench.md. It needs wrk, which
+## it installs from Debian's packages when it may (as root, with apt-get).
 bench: install-dev
+	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	$(BIN)/python scripts/bench.py
 
 clean:
