@@ -9,11 +9,13 @@ import redis
 from django.conf import settings
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
+from django.db import DEFAULT_DB_ALIAS
 from django.db.models import Sum
 from django.test import override_settings
 from rest_framework.test import APIClient
 
 from catalog import cache as catalog_cache
+from catalog import search
 from catalog.models import Vod
 from mileage.models import MileageAccount, MileageEntry
 from payment.gateway import Authorization, GatewayDeclined, GatewayError, use_gateway
@@ -22,6 +24,14 @@ from payment.models import Payment
 from purchase.models import Purchase
 
 _counter = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    """The test database, and `catalog.search`'s one question per process (is there a
+    title index?) asked now, so that no test's query count depends on running first."""
+    with django_db_blocker.unblock():
+        search.indexed(DEFAULT_DB_ALIAS)
 
 
 @pytest.fixture
