@@ -1,5 +1,6 @@
 """With Redis as the cache, two processes share one breaker (real Redis, no mock)."""
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -10,23 +11,15 @@ import pytest
 import redis
 from django.core.cache import cache
 
-from payment.guard import CircuitBreaker, GuardConfig, GuardRefused
+from payment.guard import CircuitBreaker, GuardRefused
 from tests.conftest import REDIS_URL, require_redis
+from tests.payment.test_guard import CONFIG as GUARD_TEST_CONFIG
 from vodstore.cache import count
 
 ROOT = Path(__file__).resolve().parents[2]
 
-CONFIG = GuardConfig(
-    max_concurrent=3,
-    call_timeout=5.0,
-    slow_call_seconds=1.0,
-    failure_rate=0.5,
-    slow_call_rate=0.8,
-    minimum_calls=4,
-    window_seconds=10,
-    open_seconds=30.0,
-    half_open_calls=1,
-)
+# The unit tests' thresholds, with a longer open state and a single trial call.
+CONFIG = dataclasses.replace(GUARD_TEST_CONFIG, open_seconds=30.0, half_open_calls=1)
 
 # What the other process runs: trip the breaker with four failures, print its state.
 OTHER_PROCESS = """
