@@ -87,4 +87,4 @@ bench: install-dev
 	$(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3*
+	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3* .test-gateway-*.sqlite3*

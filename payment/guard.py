@@ -152,6 +152,12 @@ class CircuitBreaker:
         return total["calls"], total["failures"], total["slow"]
 
     # -- the protocol ----------------------------------------------------------------
+    def refuse_if_open(self) -> None:
+        """Raise `GuardRefused` while the breaker is open (takes no trial permit)."""
+        state = self._state()
+        if state["state"] != CLOSED and (wait := state["until"] - self.clock()) > 0:
+            raise GuardRefused(retry_after=math.ceil(wait))
+
     def acquire(self) -> Permit:
         """A permit to call the gateway, or `GuardRefused` with the seconds to wait."""
         state = self._state()
@@ -222,6 +228,14 @@ class PaymentGuard:
     def status(self) -> GuardStatus:
         status = self.breaker.status()
         return GuardStatus(**{**status.__dict__, "in_flight": self._in_flight})
+
+    def refuse_if_open(self) -> None:
+        """Raise `GuardRefused` while the breaker is open, before any work is done."""
+        try:
+            self.breaker.refuse_if_open()
+        except GuardRefused:
+            GATEWAY_CALLS.labels("refused_open").inc()
+            raise
 
     def call(self, fn: Callable[[], T], *, on_late_result: Callable[[T], None] | None = None) -> T:
         """Call the gateway through the guard.

@@ -1,32 +1,41 @@
-"""Writes to payment: authorize outside the purchase's transaction, record inside it,
-void if it fails, cancel (refund) when a purchase is cancelled."""
+"""Writes to payment. Money moves as with a real processor: a card is authorized before
+the purchase's write transaction, the purchase records the authorization it used, and
+once that transaction has ended the store reads the database to decide: capture what
+a committed purchase uses, void what none does. A cancelled purchase's charge is
+refunded. Every gateway call is an `Operation` row committed before the call, whose
+key the gateway receives, so a retry after any crash repeats the same operation; what
+a crash leaves in doubt, `payment.reconcile` finishes."""
 
 import logging
-import uuid
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from mileage.services import mileage_spend
 from payment.events import PaymentApproved, PaymentCancelled
-from payment.exceptions import PaymentDeclined
-from payment.gateway import GatewayDeclined, get_gateway
-from payment.guard import get_guard
-from payment.models import Method, Payment
+from payment.exceptions import PaymentDeclined, PaymentUnavailable
+from payment.gateway import GatewayDeclined, GatewayError, GatewayRejected, get_gateway
+from payment.guard import GuardRefused, get_guard
+from payment.models import Method, Operation, Payment
 from vodstore.events import publish
 
 logger = logging.getLogger(__name__)
 
+Kind, State = Operation.Kind, Operation.State
+
 
 @dataclass(frozen=True)
 class PaymentAuthorization:
-    """A payment that may now be recorded: a card charge or a promise of points."""
+    """A payment that may now be recorded: a card authorization (its operation), a
+    promise of points, or nothing to charge (a free-of-charge film)."""
 
     method: str
     amount: int
+    operation_id: int | None = None
     reference: str = ""
+    gateway: str = ""
 
 
 @dataclass(frozen=True)
@@ -48,24 +57,101 @@ def payment_info(payment: Payment) -> PaymentInfo:
     )
 
 
-def payment_authorize(*, method: str, price: int) -> PaymentAuthorization:
-    """Charge a card through the gateway, outside any database transaction.
+# --- recording operations ---------------------------------------------------------------
+
+
+def operation_finish(
+    operation: Operation, state: str, *, reference: str = "", error: str = ""
+) -> None:
+    """Record the gateway's answer to `operation` (in its own short transaction)."""
+    operation.state = state
+    operation.reference = reference or operation.reference
+    operation.last_error = error[:2000]
+    operation.save(update_fields=["state", "reference", "last_error", "updated_at"])
+
+
+def _failed_attempt(operation: Operation, error: Exception) -> None:
+    """The call failed without an answer: the operation stays pending, in doubt."""
+    Operation.objects.filter(pk=operation.pk).update(
+        attempts=operation.attempts + 1, last_error=repr(error)[:2000], updated_at=timezone.now()
+    )
+
+
+def _authorization_for(*, user_id: int, amount: int, request_key: str | None) -> Operation:
+    """The authorization to use: the one a crashed attempt of the same request left
+    (so its retry makes no second charge), or a new one, committed before any call."""
+    gateway = get_gateway().name
+    if request_key is not None:
+        live = Operation.objects.filter(
+            request_key=request_key, purchase_id__isnull=True, released_at__isnull=True
+        ).exclude(state=State.FAILED)
+        if (found := live.first()) is not None and found.amount == amount:
+            return found
+    try:
+        with transaction.atomic():
+            return Operation.objects.create(
+                kind=Kind.AUTHORIZE,
+                gateway=gateway,
+                amount=amount,
+                user_id=user_id,
+                request_key=request_key,
+            )
+    except IntegrityError:
+        # the same request, resumed twice at once (or the price changed): take over
+        # the live one; a changed price makes the old one unusable
+        found = Operation.objects.get(
+            request_key=request_key, purchase_id__isnull=True, released_at__isnull=True
+        )
+        if found.amount != amount:
+            raise PaymentUnavailable(retry_after=1) from None
+        return found
+
+
+def payment_authorize(
+    *, method: str, price: int, user_id: int, request_key: str | None = None
+) -> PaymentAuthorization:
+    """Authorize a card through the gateway, outside any database transaction.
 
     Mileage needs nothing from the gateway: its points are spent by `payment_record`
-    inside the purchase's transaction."""
+    inside the purchase's transaction; a film of ₩0 has nothing to charge. With a
+    `request_key` (the buyer's idempotency key), a retry of a request whose process
+    died resumes the same authorization. Raises `PaymentDeclined` or
+    `PaymentUnavailable` (the outcome is then left for the reconciler to find out)."""
     if method == Method.MILEAGE:
         return PaymentAuthorization(method=method, amount=settings.MILEAGE_FREE_VOD_COST)
-    gateway = get_gateway()
-    key = uuid.uuid4().hex
-    try:
-        charge = get_guard().call(
-            lambda: gateway.authorize(amount=price, idempotency_key=key),
-            # a charge that arrives after the timeout belongs to no purchase: release it
-            on_late_result=lambda late: gateway.void(reference=late.reference),
-        )
-    except GatewayDeclined as exc:
-        raise PaymentDeclined("The card payment was declined.") from exc
-    return PaymentAuthorization(method=method, amount=price, reference=charge.reference)
+    if price == 0:
+        return PaymentAuthorization(method=method, amount=0)
+    # An open breaker refuses before anything is written: a refused buyer costs no write.
+    get_guard().refuse_if_open()
+    operation = _authorization_for(user_id=user_id, amount=price, request_key=request_key)
+    if operation.state == State.PENDING:
+        gateway = get_gateway()
+        try:
+            charge = get_guard().call(
+                lambda: gateway.authorize(amount=price, idempotency_key=operation.key)
+            )
+        except GuardRefused:
+            operation_finish(operation, State.FAILED, error="refused by the guard: never sent")
+            raise
+        except GatewayDeclined as exc:
+            operation_finish(operation, State.FAILED, error=f"declined: {exc}")
+            raise PaymentDeclined("The card payment was declined.") from exc
+        except GatewayRejected as exc:
+            operation_finish(operation, State.FAILED, error=f"rejected: {exc}")
+            raise PaymentDeclined("The card payment was declined.") from exc
+        except PaymentUnavailable as exc:
+            # Failed or timed out: it may have gone through. Left pending, in doubt;
+            # the reconciler asks the gateway and voids it if it did.
+            _failed_attempt(operation, exc.__cause__ or exc)
+            raise
+        operation_finish(operation, State.SUCCEEDED, reference=charge.reference)
+    return PaymentAuthorization(
+        method=method,
+        amount=price,
+        operation_id=operation.id,
+        reference=operation.reference,
+        gateway=operation.gateway,
+    )
 
 
 @transaction.atomic(savepoint=False)
@@ -74,14 +160,39 @@ def payment_record(
 ) -> PaymentInfo:
     """Record the approved payment of a purchase, inside the purchase's transaction.
 
-    For mileage this spends the points (raising `InsufficientMileage`, which rolls the
-    purchase back); the spend's ledger entry names this payment's approval event."""
+    A card authorization is attached to the purchase by a conditional update: one the
+    reconciler has already let go cannot be used (`PaymentUnavailable`, rolling the
+    purchase back). Its capture is recorded here too, to be made once this commits:
+    a committed purchase always leaves a capture to make, and only one.
+
+    For mileage this spends the points (raising `InsufficientMileage`,
+    which rolls the purchase back); the spend's ledger entry names this payment's
+    approval event."""
+    if authorization.operation_id is not None:
+        attached = Operation.objects.filter(
+            pk=authorization.operation_id,
+            state=State.SUCCEEDED,
+            purchase_id__isnull=True,
+            released_at__isnull=True,
+        ).update(purchase_id=purchase_id, updated_at=timezone.now())
+        if not attached:
+            raise PaymentUnavailable(retry_after=1)
+        Operation.objects.create(
+            kind=Kind.CAPTURE,
+            authorization_id=authorization.operation_id,
+            gateway=authorization.gateway,
+            amount=authorization.amount,
+            user_id=user_id,
+            reference=authorization.reference,
+        )
     payment = Payment.objects.create(
         purchase_id=purchase_id,
         user_id=user_id,
         method=authorization.method,
         amount=authorization.amount,
+        gateway=authorization.gateway,
         gateway_reference=authorization.reference,
+        authorization_id=authorization.operation_id,
         approved_at=timezone.now(),
     )
     event_id = publish(
@@ -98,34 +209,130 @@ def payment_record(
     return payment_info(payment)
 
 
-def payment_void(*, authorization: PaymentAuthorization) -> None:
-    """Release a card charge whose purchase did not commit (best effort, logged).
+# --- after the purchase: capture or void, decided by the database ----------------------
 
-    Not through the guard: a compensation must not be refused by an open breaker."""
-    if not authorization.reference:
+
+def payment_settle(*, authorization: PaymentAuthorization) -> None:
+    """Finish a card authorization once its purchase's transaction has ended, however
+    it ended: capture it if the purchase committed (read from the database, never
+    guessed from an exception), release and void it if not.
+
+    Never raises: the purchase's answer does not depend on it, and whatever it cannot
+    finish now (gateway or database down) the reconciler finishes later."""
+    if authorization.operation_id is None:
         return
     try:
-        get_gateway().void(reference=authorization.reference)
+        # The capture is recorded in the purchase's transaction: there is one exactly
+        # when the purchase committed.
+        found = Operation.objects.filter(
+            authorization_id=authorization.operation_id, kind=Kind.CAPTURE
+        )
+        capture = next(iter(found), None)
+        if capture is not None:
+            operation_execute(operation=capture)
+        else:
+            authorization_release(
+                authorization=Operation.objects.get(pk=authorization.operation_id)
+            )
     except Exception:
-        logger.exception("could not void authorization %s", authorization.reference)
+        logger.warning(
+            "authorization %s left for the reconciler", authorization.operation_id, exc_info=True
+        )
+
+
+def _followup(authorization: Operation, kind: str, amount: int) -> Operation:
+    """The void or refund of `authorization`, recorded once (own transaction)."""
+    try:
+        with transaction.atomic():
+            return Operation.objects.create(
+                authorization=authorization,
+                kind=kind,
+                gateway=authorization.gateway,
+                amount=amount,
+                user_id=authorization.user_id,
+                reference=authorization.reference,
+            )
+    except IntegrityError:  # recorded before, or by a concurrent caller
+        return Operation.objects.get(authorization=authorization, kind=kind)
+
+
+def operation_execute(*, operation: Operation, guarded: bool = False) -> str:
+    """Make a recorded capture, void or refund at the gateway with its own key (again,
+    if it was made before: the gateway answers the first result) and record the answer.
+    Returns the operation's state; a fault leaves it pending.
+
+    Captures and voids are not guarded: finishing committed business and releasing a
+    customer's money must not be refused by an open breaker. Refunds are, so that a
+    cancel's handler fails fast while the gateway is down and is retried later."""
+    if operation.state != State.PENDING:
+        return operation.state
+    gateway = get_gateway()
+    call = {
+        Kind.CAPTURE: lambda: gateway.capture(
+            reference=operation.reference, amount=operation.amount, idempotency_key=operation.key
+        ),
+        Kind.VOID: lambda: gateway.void(
+            reference=operation.reference, idempotency_key=operation.key
+        ),
+        Kind.REFUND: lambda: gateway.refund(
+            reference=operation.reference, amount=operation.amount, idempotency_key=operation.key
+        ),
+    }[operation.kind]
+    try:
+        if guarded:
+            get_guard().call(call)
+        else:
+            call()
+    except GatewayRejected as exc:
+        logger.warning("%s refused for good: %s", operation, exc)
+        operation_finish(operation, State.FAILED, error=f"rejected: {exc}")
+    except (GatewayError, PaymentUnavailable) as exc:
+        _failed_attempt(operation, exc)
+    else:
+        operation_finish(operation, State.SUCCEEDED)
+    return operation.state
+
+
+def authorization_release(*, authorization: Operation) -> bool:
+    """Let go of an authorization no committed purchase uses, and void it; False when
+    a purchase got it first. Release and void are recorded in one transaction, so no
+    crash can leave a released authorization without its void to finish. An
+    authorization still in doubt is released now and voided once the reconciler has
+    found out that it went through."""
+    with transaction.atomic():
+        Operation.objects.filter(
+            pk=authorization.pk, purchase_id__isnull=True, released_at__isnull=True
+        ).update(released_at=timezone.now(), updated_at=timezone.now())
+        authorization.refresh_from_db()
+        if authorization.purchase_id is not None:
+            return False
+        if authorization.state == State.FAILED:
+            return True  # never authorized: nothing to void
+        if authorization.state == State.PENDING:
+            return True  # voided once the reconciler finds out it went through
+        void = _followup(authorization, Kind.VOID, 0)
+    operation_execute(operation=void)
+    return True
+
+
+# --- cancelling -------------------------------------------------------------------------
 
 
 def payment_cancel(*, purchase_id: int) -> bool:
     """Cancel the payment of a cancelled purchase; False if there is nothing to cancel.
 
-    A card payment is refunded through the gateway first, outside any transaction
-    (refunds are idempotent by reference), then marked cancelled with a conditional
-    update, so a repeated call never publishes `PaymentCancelled` twice."""
-    payment = Payment.objects.filter(purchase_id=purchase_id).first()
+    A card payment is refunded through the gateway first, outside any transaction:
+    its capture is made sure of (the same operation, if settling had not finished),
+    then its one refund operation is made, with the same key however often this
+    runs. Raises `PaymentUnavailable` while the gateway cannot be reached (the event
+    handler is retried later). The payment is then marked cancelled with a
+    conditional update, so a repeated call never publishes `PaymentCancelled` twice."""
+    payment = Payment.objects.filter(purchase_id=purchase_id).select_related("authorization")
+    payment = payment.first()
     if payment is None or payment.status != Payment.Status.APPROVED:
         return False
-    if payment.method == Method.CARD:
-        gateway = get_gateway()
-        # Guarded: while the gateway is down the refund fails fast and the event
-        # handler is retried later by the outbox worker.
-        get_guard().call(
-            lambda: gateway.refund(reference=payment.gateway_reference, amount=payment.amount)
-        )
+    if payment.authorization is not None:
+        _refund(payment)
     with transaction.atomic():
         cancelled = Payment.objects.filter(pk=payment.pk, status=Payment.Status.APPROVED).update(
             status=Payment.Status.CANCELLED, cancelled_at=timezone.now()
@@ -141,3 +348,18 @@ def payment_cancel(*, purchase_id: int) -> bool:
                 )
             )
     return bool(cancelled)
+
+
+def _refund(payment: Payment) -> None:
+    authorization = payment.authorization
+    capture = Operation.objects.get(authorization=authorization, kind=Kind.CAPTURE)
+    captured = operation_execute(operation=capture)
+    if captured == State.PENDING:
+        raise PaymentUnavailable(retry_after=5)
+    if captured == State.FAILED:
+        # The authorization expired or was voided: no money was ever taken.
+        logger.error("payment %s: its charge could not be captured; nothing to refund", payment)
+        return
+    refund = _followup(authorization, Kind.REFUND, payment.amount)
+    if operation_execute(operation=refund, guarded=True) == State.PENDING:
+        raise PaymentUnavailable(retry_after=5)

@@ -20,9 +20,6 @@ from purchase.models import IdempotencyKey
 from vodstore.errors import DomainError
 
 MAX_KEY_LENGTH = 255
-# A claim with no purchase and no response after this long belongs to a request whose
-# process died; a retry may take it over. Longer than any gateway timeout.
-ABANDONED_AFTER = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -51,6 +48,21 @@ def fingerprint(data: object) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+def request_key(*, user_id: int, key: str) -> str:
+    """The name of a buyer's request for the payment service: a retry of a request
+    whose process died resumes the same card authorization, never a new charge."""
+    return f"{user_id}:{key}"
+
+
+def _abandoned_cutoff():
+    """A claim with no purchase and no answer older than this belongs to a request
+    whose process died (or is stuck): a retry takes it over and resumes its payment.
+    A little longer than a gateway call may last, so a buyer is not locked out for
+    minutes; taking over a request that is still running is safe, because both
+    resume the same authorization and only one purchase can commit."""
+    return timezone.now() - timedelta(seconds=settings.IDEMPOTENCY_CLAIM_LEASE_SECONDS)
+
+
 def _expiry_cutoff():
     return timezone.now() - timedelta(hours=settings.IDEMPOTENCY_KEY_TTL_HOURS)
 
@@ -72,7 +84,7 @@ def idempotency_claim(*, user_id: int, key: str, request_fingerprint: str) -> in
         if existing.created_at < _expiry_cutoff() or (
             existing.purchase_id is None
             and existing.response_status is None
-            and existing.created_at < timezone.now() - ABANDONED_AFTER
+            and existing.created_at < _abandoned_cutoff()
         ):
             IdempotencyKey.objects.filter(pk=existing.pk, created_at=existing.created_at).delete()
             continue

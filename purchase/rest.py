@@ -108,7 +108,7 @@ class PurchaseListCreateView(generics.GenericAPIView):
             user_id=request.user.id,
             key=key,
             request_fingerprint=idempotency.fingerprint(params.validated_data),
-            action=lambda claim_id: self._buy(request.user.id, params.validated_data, claim_id),
+            action=lambda claim: self._buy(request.user.id, params.validated_data, claim, key),
             describe_purchase=lambda purchase_id: (
                 PurchaseSerializer(Purchase.objects.get(pk=purchase_id)).data
             ),
@@ -116,12 +116,15 @@ class PurchaseListCreateView(generics.GenericAPIView):
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return Response(outcome.body, status=outcome.status, headers=headers)
 
-    def _buy(self, user_id: int, params: dict, claim_id: int | None = None) -> dict:
+    def _buy(
+        self, user_id: int, params: dict, claim_id: int | None = None, key: str | None = None
+    ) -> dict:
         result = services.purchase_create(
             user_id=user_id,
             vod_id=params["vod"],
             payment_method=params["payment_method"],
             idempotency_key_id=claim_id,
+            request_key=idempotency.request_key(user_id=user_id, key=key) if key else None,
         )
         context = {"payments": {result.purchase.id: result.payment}}
         return PurchaseSerializer(result.purchase, context=context).data

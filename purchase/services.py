@@ -10,7 +10,7 @@ from payment.services import (
     PaymentInfo,
     payment_authorize,
     payment_record,
-    payment_void,
+    payment_settle,
 )
 from purchase.events import VodPurchaseCancelled, VodPurchased
 from purchase.exceptions import AlreadyOwned, NotCancellable, PurchaseNotFound, VodNotAvailable
@@ -37,12 +37,16 @@ def purchase_create(
     vod_id: int,
     payment_method: str = "card",
     idempotency_key_id: int | None = None,
+    request_key: str | None = None,
 ) -> PurchaseResult:
     """Buy a film: approved only with its payment, or nothing is written.
 
-    The card is charged before the write transaction opens (a slow gateway must not
+    The card is authorized before the write transaction opens (a slow gateway must not
     hold the database write lock); the purchase, its payment, the points spent and
-    the events then commit together. If that transaction fails, the charge is voided.
+    the events then commit together. Once the transaction has ended, however it ended,
+    the payment service reads the database and captures the authorization if the
+    purchase committed or voids it if not. `request_key` names the buyer's request
+    (its idempotency key), so a retry after a crash resumes the same authorization.
     Raises `VodNotAvailable`, `AlreadyOwned`, `PaymentDeclined`, `PaymentUnavailable`
     or `InsufficientMileage`."""
     try:
@@ -52,7 +56,9 @@ def purchase_create(
     if _owns(user_id=user_id, vod_id=vod_id):
         raise AlreadyOwned()
 
-    authorization = payment_authorize(method=payment_method, price=vod.price)
+    authorization = payment_authorize(
+        method=payment_method, price=vod.price, user_id=user_id, request_key=request_key
+    )
     try:
         with transaction.atomic():
             purchase = Purchase.objects.create(
@@ -77,14 +83,12 @@ def purchase_create(
             if idempotency_key_id is not None:
                 IdempotencyKey.objects.filter(pk=idempotency_key_id).update(purchase_id=purchase.id)
     except IntegrityError as exc:
-        payment_void(authorization=authorization)
         # The partial unique constraint: a concurrent request bought it first.
         if _owns(user_id=user_id, vod_id=vod_id):
             raise AlreadyOwned() from exc
         raise
-    except BaseException:
-        payment_void(authorization=authorization)
-        raise
+    finally:
+        payment_settle(authorization=authorization)
     return PurchaseResult(purchase=purchase, payment=payment)
 
 

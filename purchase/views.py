@@ -158,7 +158,11 @@ def buy_view(request: HttpRequest, pk: int) -> HttpResponse:
 
     def buy(claim_id: int) -> dict:
         result = services.purchase_create(
-            user_id=user_id, vod_id=pk, payment_method=method, idempotency_key_id=claim_id
+            user_id=user_id,
+            vod_id=pk,
+            payment_method=method,
+            idempotency_key_id=claim_id,
+            request_key=idempotency.request_key(user_id=user_id, key=key),
         )
         return _purchase_body(result.purchase)
 

@@ -18,7 +18,14 @@ from catalog import cache as catalog_cache
 from catalog import search
 from catalog.models import Vod
 from mileage.models import MileageAccount, MileageEntry
-from payment.gateway import Authorization, GatewayDeclined, GatewayError, use_gateway
+from payment.gateway import (
+    Authorization,
+    GatewayDeclined,
+    GatewayError,
+    GatewayRejected,
+    OperationRecord,
+    use_gateway,
+)
 from payment.guard import reset_guard
 from payment.models import Payment
 from purchase.models import Purchase
@@ -87,34 +94,81 @@ def vod(db) -> Vod:
 
 
 class FakeGateway:
-    """A payment gateway that answers at once and remembers every call."""
+    """A payment gateway that answers at once, honours idempotency keys as a processor
+    does, and remembers every call that moved money."""
+
+    name = "fake"
 
     def __init__(self) -> None:
         self.charges: list[tuple[str, int]] = []
+        self.captures: list[str] = []
         self.voids: list[str] = []
         self.refunds: list[str] = []
         self.decline = False
         self.fail = False
         self.attempts = 0  # every authorize call, whatever its outcome
+        self.operations: dict[str, OperationRecord] = {}
         self._n = itertools.count(1)
+
+    def _replayed(self, key: str) -> OperationRecord | None:
+        if self.fail:
+            raise GatewayError("gateway down")
+        return self.operations.get(key)
+
+    def _record(self, key: str, kind: str, reference: str, amount: int) -> None:
+        self.operations[key] = OperationRecord(key, kind, "succeeded", reference, amount)
 
     def authorize(self, *, amount: int, idempotency_key: str) -> Authorization:
         self.attempts += 1
-        if self.fail:
-            raise GatewayError("gateway down")
+        if (done := self._replayed(idempotency_key)) is not None:
+            return Authorization(reference=done.reference, amount=done.amount)
         if self.decline:
             raise GatewayDeclined("card refused")
         reference = f"fake_{next(self._n)}"
         self.charges.append((reference, amount))
+        self._record(idempotency_key, "authorize", reference, amount)
         return Authorization(reference=reference, amount=amount)
 
-    def void(self, *, reference: str) -> None:
-        self.voids.append(reference)
+    def capture(self, *, reference: str, amount: int, idempotency_key: str) -> None:
+        if self._replayed(idempotency_key) is None:
+            if reference in self.voids:
+                raise GatewayRejected("voided")
+            self.captures.append(reference)
+            self._record(idempotency_key, "capture", reference, amount)
 
-    def refund(self, *, reference: str, amount: int) -> None:
-        if self.fail:
-            raise GatewayError("gateway down")
-        self.refunds.append(reference)
+    def void(self, *, reference: str, idempotency_key: str) -> None:
+        if self._replayed(idempotency_key) is None:
+            if reference in self.captures:
+                raise GatewayRejected("captured")
+            self.voids.append(reference)
+            self._record(idempotency_key, "void", reference, 0)
+
+    def refund(self, *, reference: str, amount: int, idempotency_key: str) -> None:
+        if self._replayed(idempotency_key) is None:
+            self.refunds.append(reference)
+            self._record(idempotency_key, "refund", reference, amount)
+
+    def lookup(self, *, idempotency_key: str) -> OperationRecord | None:
+        return self._replayed(idempotency_key)
+
+    def ledger(self) -> dict:
+        return {
+            "charges": [
+                {
+                    "reference": reference,
+                    "amount": amount,
+                    "status": "voided"
+                    if reference in self.voids
+                    else "captured"
+                    if reference in self.captures
+                    else "authorized",
+                    "refunded": amount * self.refunds.count(reference),
+                    "refunds": self.refunds.count(reference),
+                    "created_at": 0.0,
+                }
+                for reference, amount in self.charges
+            ]
+        }
 
     @property
     def kept_charges(self) -> list[str]:

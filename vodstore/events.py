@@ -15,7 +15,6 @@ import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from functools import partial
 from typing import Any, ClassVar
 
 from blinker import Namespace
@@ -108,13 +107,25 @@ def publish(event: Event) -> uuid.UUID:
         occurred_at=now,
         next_attempt_at=now + timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS),
     )
-    # robust: a failing dispatch must not stop other callbacks nor reach the client.
-    transaction.on_commit(partial(_dispatch_fresh, row), robust=True)
+
+    # A plain function, not functools.partial: Django 5.2 crashes while logging a
+    # failing partial (ticket #36487) and the error would escape after the commit.
+    # robust, and the function catches everything itself: a failing dispatch must
+    # neither stop other callbacks nor reach the caller, whose change has committed.
+    def dispatch_after_commit() -> None:
+        _dispatch_fresh(row)
+
+    transaction.on_commit(dispatch_after_commit, robust=True)
     return row.id
 
 
 def _dispatch_fresh(row: OutboxEvent) -> None:
-    _deliver(row, already_done=set())
+    """Deliver a freshly committed event; any failure is left to the worker, which
+    takes the event after its grace period."""
+    try:
+        _deliver(row, already_done=set())
+    except Exception:
+        logger.exception("event %s (%s): dispatch failed; the worker will retry", row.id, row.type)
 
 
 def dispatch(event_ids: Iterable[uuid.UUID]) -> int:

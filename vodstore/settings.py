@@ -120,6 +120,15 @@ CACHES = {"default": env.cache_url("CACHE_URL", default="locmemcache://vodstore"
 CACHES["default"]["KEY_PREFIX"] = env.str("CACHE_KEY_PREFIX", default="vodstore")
 if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
     CACHES["default"]["BACKEND"] = "vodstore.cache.RedisCache"  # reuses its Redis client
+    # redis-py waits forever by default: a frozen Redis would hang every request that
+    # touches the cache. Well under a second, then the outage is answered (503, or the
+    # catalog from the database).
+    CACHES["default"].setdefault("OPTIONS", {}).update(
+        {
+            "socket_connect_timeout": env.float("REDIS_CONNECT_TIMEOUT", default=0.3),
+            "socket_timeout": env.float("REDIS_TIMEOUT", default=0.5),
+        }
+    )
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -229,14 +238,35 @@ EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=12)
 MILEAGE_EARN_PER_PURCHASE = env.int("MILEAGE_EARN_PER_PURCHASE", default=1000)
 MILEAGE_FREE_VOD_COST = env.int("MILEAGE_FREE_VOD_COST", default=5000)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
+# A claim on a key whose request shows no sign of life for this long is taken over by
+# a retry (which resumes the same card authorization): longer than a gateway call.
+IDEMPOTENCY_CLAIM_LEASE_SECONDS = env.int("IDEMPOTENCY_CLAIM_LEASE_SECONDS", default=10)
 
 # --- Payment gateway --------------------------------------------------------------------
 # "simulated" approves automatically, as the original did; its latency (the original
 # slept 600-900 ms) and failure rates are here for demos and fault drills.
+# "http" talks to the same simulated processor run as its own process
+# (`python -m payment.simulator`) at PAYMENT_GATEWAY_URL.
 PAYMENT_GATEWAY = env.str("PAYMENT_GATEWAY", default="simulated")
+PAYMENT_GATEWAY_URL = env.str("PAYMENT_GATEWAY_URL", default="http://127.0.0.1:8099")
+PAYMENT_GATEWAY_TIMEOUT = env.float("PAYMENT_GATEWAY_TIMEOUT", default=5.0)
+# The in-process simulated processor keeps its books in a SQLite file of its own, so
+# that no crash of a store process takes the record of a charge with it.
+PAYMENT_SIMULATED_LEDGER = env.path(
+    "PAYMENT_SIMULATED_LEDGER", default=BASE_DIR / "gateway-ledger.sqlite3"
+)
 PAYMENT_SIMULATED_LATENCY_MS = env.str("PAYMENT_SIMULATED_LATENCY_MS", default="0-0")
 PAYMENT_SIMULATED_FAILURE_RATE = env.float("PAYMENT_SIMULATED_FAILURE_RATE", default=0.0)
+PAYMENT_SIMULATED_LOST_ANSWER_RATE = env.float("PAYMENT_SIMULATED_LOST_ANSWER_RATE", default=0.0)
 PAYMENT_SIMULATED_DECLINE_RATE = env.float("PAYMENT_SIMULATED_DECLINE_RATE", default=0.0)
+# Processors release an authorization that is not captured in time (Stripe: 7 days).
+PAYMENT_SIMULATED_AUTHORIZATION_SECONDS = env.float(
+    "PAYMENT_SIMULATED_AUTHORIZATION_SECONDS", default=7 * 24 * 3600
+)
+# The reconciler takes an operation only after it has been left alone this long:
+# longer than any gateway call (the guard's timeout, the HTTP adapter's timeout).
+PAYMENT_RECONCILE_GRACE_SECONDS = env.float("PAYMENT_RECONCILE_GRACE_SECONDS", default=60)
+PAYMENT_RECONCILE_EVERY_SECONDS = env.float("PAYMENT_RECONCILE_EVERY_SECONDS", default=10)
 
 # --- The payment guard (payment.guard) ------------------------------------------------
 PAYMENT_GUARD = {

@@ -18,3 +18,6 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # one file per test process, so that concurrent runs never share (and corrupt) it
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / f".test-db-{os.getpid()}.sqlite3")}
+
+# the simulated processor's books: one file per test process too
+PAYMENT_SIMULATED_LEDGER = BASE_DIR / f".test-gateway-{os.getpid()}.sqlite3"

@@ -1,60 +1,69 @@
-"""The simulated gateway: approves automatically, as the original store did, with a
-configurable latency and failure and decline rates for demos and fault drills."""
-
-import random
-import threading
-import time
-import uuid
-from collections import OrderedDict
+"""The simulated gateway in the store's own process: approves automatically, as the
+original store did, and keeps its books in a SQLite file of its own
+(`PAYMENT_SIMULATED_LEDGER`), so a killed store process takes no record of money with
+it. `PAYMENT_GATEWAY=http` talks to the same processor run as its own process."""
 
 from django.conf import settings
 
-from payment.gateway import Authorization, GatewayDeclined, GatewayError
-
-
-def _latency_range(spec: str) -> tuple[float, float]:
-    low, _, high = spec.partition("-")
-    low_ms = float(low or 0)
-    return low_ms / 1000, float(high or low_ms) / 1000
+from payment import simulator
+from payment.gateway import (
+    Authorization,
+    GatewayDeclined,
+    GatewayError,
+    GatewayRejected,
+    OperationRecord,
+)
 
 
 class SimulatedGateway:
-    """`PAYMENT_SIMULATED_LATENCY_MS` ("600-900"), `..._FAILURE_RATE`, `..._DECLINE_RATE`."""
+    """`PAYMENT_SIMULATED_LATENCY_MS` ("600-900"), `..._FAILURE_RATE`,
+    `..._LOST_ANSWER_RATE`, `..._DECLINE_RATE`, `..._AUTHORIZATION_SECONDS`."""
 
-    REMEMBERED_CHARGES = 10_000
+    name = "simulated"
 
-    def __init__(self) -> None:
-        self.latency = _latency_range(settings.PAYMENT_SIMULATED_LATENCY_MS)
-        self.failure_rate = settings.PAYMENT_SIMULATED_FAILURE_RATE
-        self.decline_rate = settings.PAYMENT_SIMULATED_DECLINE_RATE
-        # recent charges by idempotency key, bounded so a long run does not grow forever
-        self._charges: OrderedDict[str, Authorization] = OrderedDict()
-        self._lock = threading.Lock()
-        self._random = random.Random()  # noqa: S311 - a simulation, not security
+    def __init__(self, ledger: str | None = None, knobs: simulator.Knobs | None = None) -> None:
+        self.processor = simulator.Processor(
+            str(ledger or settings.PAYMENT_SIMULATED_LEDGER),
+            knobs
+            or simulator.Knobs(
+                latency_ms=simulator.parse_latency(settings.PAYMENT_SIMULATED_LATENCY_MS),
+                failure_rate=settings.PAYMENT_SIMULATED_FAILURE_RATE,
+                lost_answer_rate=settings.PAYMENT_SIMULATED_LOST_ANSWER_RATE,
+                decline_rate=settings.PAYMENT_SIMULATED_DECLINE_RATE,
+                authorization_seconds=settings.PAYMENT_SIMULATED_AUTHORIZATION_SECONDS,
+            ),
+        )
 
-    def _wait_and_maybe_fail(self) -> None:
-        low, high = self.latency
-        if high > 0:
-            time.sleep(self._random.uniform(low, high))
-        if self._random.random() < self.failure_rate:
-            raise GatewayError("simulated gateway failure")
+    @property
+    def knobs(self) -> simulator.Knobs:
+        return self.processor.knobs
+
+    def _call(self, operation, **kwargs) -> dict:
+        try:
+            return operation(**kwargs)
+        except simulator.Declined as exc:
+            raise GatewayDeclined(str(exc)) from exc
+        except simulator.Rejected as exc:
+            raise GatewayRejected(str(exc)) from exc
+        except simulator.Unavailable as exc:
+            raise GatewayError(str(exc)) from exc
 
     def authorize(self, *, amount: int, idempotency_key: str) -> Authorization:
-        with self._lock:
-            if idempotency_key in self._charges:
-                return self._charges[idempotency_key]
-        self._wait_and_maybe_fail()
-        if self._random.random() < self.decline_rate:
-            raise GatewayDeclined("simulated decline")
-        authorization = Authorization(reference=f"sim_{uuid.uuid4().hex}", amount=amount)
-        with self._lock:
-            authorization = self._charges.setdefault(idempotency_key, authorization)
-            if len(self._charges) > self.REMEMBERED_CHARGES:
-                self._charges.popitem(last=False)
-            return authorization
+        found = self._call(self.processor.authorize, key=idempotency_key, amount=amount)
+        return Authorization(reference=found["reference"], amount=found["amount"])
 
-    def void(self, *, reference: str) -> None:
-        self._wait_and_maybe_fail()
+    def capture(self, *, reference: str, amount: int, idempotency_key: str) -> None:
+        self._call(self.processor.capture, key=idempotency_key, reference=reference, amount=amount)
 
-    def refund(self, *, reference: str, amount: int) -> None:
-        self._wait_and_maybe_fail()
+    def void(self, *, reference: str, idempotency_key: str) -> None:
+        self._call(self.processor.void, key=idempotency_key, reference=reference)
+
+    def refund(self, *, reference: str, amount: int, idempotency_key: str) -> None:
+        self._call(self.processor.refund, key=idempotency_key, reference=reference, amount=amount)
+
+    def lookup(self, *, idempotency_key: str) -> OperationRecord | None:
+        found = self.processor.lookup(key=idempotency_key)
+        return OperationRecord.from_dict(found) if found else None
+
+    def ledger(self) -> dict:
+        return self.processor.ledger()

@@ -202,7 +202,7 @@ def orphan_claim(user, vod, key, **ago) -> None:
 
 
 def test_a_claim_still_running_is_409_in_progress(user_client, user, vod, committed, gateway):
-    orphan_claim(user, vod, "busy", seconds=30)
+    orphan_claim(user, vod, "busy", seconds=3)
 
     response = buy(user_client, committed, {"vod": vod.id}, "busy")
 
@@ -212,8 +212,10 @@ def test_a_claim_still_running_is_409_in_progress(user_client, user, vod, commit
     assert gateway.charges == [] and not Purchase.objects.exists()
 
 
-def test_an_abandoned_claim_is_taken_over_by_a_retry(user_client, user, vod, committed, gateway):
-    orphan_claim(user, vod, "abandoned", minutes=3)
+def test_an_abandoned_claim_is_taken_over_by_a_retry_within_seconds(
+    user_client, user, vod, committed, gateway
+):
+    orphan_claim(user, vod, "abandoned", seconds=15)
 
     response = buy(user_client, committed, {"vod": vod.id}, "abandoned")
 

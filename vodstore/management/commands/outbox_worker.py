@@ -1,29 +1,74 @@
-"""`manage.py outbox_worker`: deliver events that are due (retries and orphans)."""
+"""`manage.py outbox_worker`: deliver events that are due (retries and orphans), and
+run the payment reconciler every few seconds. It outlives database and Redis outages:
+a failed pass is logged, the connections are dropped, and it tries again after a
+backoff, then drains what piled up."""
 
+import logging
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
+from django.db import close_old_connections, connections
 
 from vodstore import events
+
+logger = logging.getLogger(__name__)
+
+MAX_BACKOFF_SECONDS = 30.0
 
 
 class Command(BaseCommand):
     help = (
         "Deliver pending outbox events whose time has come: failed handlers after their "
-        "backoff, and events a crashed process never dispatched. Safe to run several."
+        "backoff, and events a crashed process never dispatched; reconcile payments left "
+        "in doubt. Safe to run several."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--once", action="store_true", help="one pass, then exit")
+        parser.add_argument(
+            "--until-idle",
+            action="store_true",
+            help="pass until no event is due and nothing is left to reconcile, then exit",
+        )
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between passes")
         parser.add_argument("--batch", type=int, default=100)
+        parser.add_argument(
+            "--reconcile-every",
+            type=float,
+            default=settings.PAYMENT_RECONCILE_EVERY_SECONDS,
+            help="seconds between payment reconciliations (0: never)",
+        )
 
-    def handle(self, *args, once: bool, interval: float, batch: int, **options):
+    def handle(self, *args, once, until_idle, interval, batch, reconcile_every, **options):
+        from payment.reconcile import payments_reconcile  # the worker runs payment's job
+
+        backoff = interval
+        next_reconcile = time.monotonic()
         while True:
-            claimed, delivered = events.run_worker_pass(batch=batch)
-            if claimed:
-                self.stdout.write(f"claimed {claimed} event(s), delivered {delivered}")
-            if once:
+            try:
+                close_old_connections()
+                claimed, delivered = events.run_worker_pass(batch=batch)
+                if claimed:
+                    self.stdout.write(f"claimed {claimed} event(s), delivered {delivered}")
+                reconciled = 0
+                if reconcile_every and (until_idle or time.monotonic() >= next_reconcile):
+                    done = payments_reconcile()
+                    reconciled = sum(done.values())
+                    if reconciled:
+                        self.stdout.write(f"reconciled {dict(done)}")
+                    next_reconcile = time.monotonic() + reconcile_every
+                backoff = interval
+            except Exception:
+                # The database or Redis is down (or a bug): never die of it.
+                logger.exception("outbox worker: pass failed; retrying in %.1f s", backoff)
+                for connection in connections.all():
+                    connection.close_if_unusable_or_obsolete()
+                    connection.close()
+                time.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                continue
+            if once or (until_idle and not claimed and not reconciled):
                 return
-            if claimed < batch:
+            if claimed < batch and not until_idle:
                 time.sleep(interval)
