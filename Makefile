@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ADDR   ?= 127.0.0.1:8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/vodstore
 
-.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker drill clean
+.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker drill faults clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -64,6 +64,13 @@ test-postgres: install-dev
 ## drill: the original's load test (100 buyers, 60 s, 600-900 ms gateway) and the books.
 drill: install-dev
 	$(BIN)/python scripts/drill.py
+
+## faults: crashes and outages (workers killed, Redis, PostgreSQL and the processor down,
+## slow or failing) under load, each followed by the books against what buyers were told
+## and the processor's ledger; its own services on 127.0.0.1; writes reports/faults.md.
+## FAULTS_SECONDS (per phase) and FAULTS_PHASES (comma list) make a shorter run.
+faults: install-dev
+	$(BIN)/python scripts/faults.py
 
 .PHONY: load bench
 HOST     ?= http://127.0.0.1:8000

@@ -236,6 +236,8 @@ class PaymentGuard:
         except GuardRefused:
             GATEWAY_CALLS.labels("refused_open").inc()
             raise
+        except Exception as exc:
+            raise _state_unknown(exc) from exc
 
     def call(self, fn: Callable[[], T], *, on_late_result: Callable[[T], None] | None = None) -> T:
         """Call the gateway through the guard.
@@ -249,6 +251,8 @@ class PaymentGuard:
         except GuardRefused:
             GATEWAY_CALLS.labels("refused_open").inc()
             raise
+        except Exception as exc:
+            raise _state_unknown(exc) from exc
         if not self._slots.acquire(blocking=False):
             self.breaker.give_back(permit)
             GATEWAY_CALLS.labels("refused_bulkhead").inc()
@@ -278,12 +282,25 @@ class PaymentGuard:
         GATEWAY_CALLS.labels(outcome).inc()
         # a decline is the card holder's business, not a sign of a failing gateway
         failed = outcome in ("timeout", "failure")
-        self.breaker.record(permit, failed=failed, seconds=self.clock() - started)
+        try:
+            self.breaker.record(permit, failed=failed, seconds=self.clock() - started)
+        except Exception:
+            # The call's outcome stands (a charge made is a charge made): losing one
+            # count of the breaker's window is the lesser harm.
+            logger.warning("payment guard: could not count a call (cache down?)", exc_info=True)
 
     def _release(self, _future) -> None:
         with self._lock:
             self._in_flight -= 1
         self._slots.release()
+
+
+def _state_unknown(exc: Exception) -> GuardRefused:
+    """The breaker's shared state cannot be read (Redis down): refuse the call rather
+    than let every worker hammer a gateway it cannot watch."""
+    logger.warning("payment guard: state unavailable (%r); refusing", exc)
+    GATEWAY_CALLS.labels("refused_unknown").inc()
+    return GuardRefused(retry_after=5)
 
 
 def _late(future, handler: Callable[[Any], None]) -> None:

@@ -8,7 +8,7 @@ from rest_framework.response import Response
 from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
 from purchase.models import Purchase
-from purchase.throttling import PurchaseRateThrottle
+from purchase.throttling import purchase_attempt
 from vodstore.api import InvalidQuery
 from vodstore.errors import DomainError
 
@@ -73,7 +73,6 @@ class PurchaseListCreateView(generics.GenericAPIView):
     """Your purchases, newest first; or buy a film (card by default, or 5000 points)."""
 
     serializer_class = PurchaseCreateSerializer
-    throttle_classes = [PurchaseRateThrottle]
 
     def get_serializer_class(self):
         return PurchaseCreateSerializer if self.request.method == "POST" else PurchaseSerializer
@@ -102,17 +101,18 @@ class PurchaseListCreateView(generics.GenericAPIView):
         params = PurchaseCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
         key = _idempotency_key(request)
-        if key is None:
-            return Response(self._buy(request.user.id, params.validated_data), status=201)
-        outcome = idempotency.run_once(
-            user_id=request.user.id,
-            key=key,
-            request_fingerprint=idempotency.fingerprint(params.validated_data),
-            action=lambda claim: self._buy(request.user.id, params.validated_data, claim, key),
-            describe_purchase=lambda purchase_id: (
-                PurchaseSerializer(Purchase.objects.get(pk=purchase_id)).data
-            ),
-        )
+        with purchase_attempt(user_id=request.user.id):
+            if key is None:
+                return Response(self._buy(request.user.id, params.validated_data), status=201)
+            outcome = idempotency.run_once(
+                user_id=request.user.id,
+                key=key,
+                request_fingerprint=idempotency.fingerprint(params.validated_data),
+                action=lambda claim: self._buy(request.user.id, params.validated_data, claim, key),
+                describe_purchase=lambda purchase_id: (
+                    PurchaseSerializer(Purchase.objects.get(pk=purchase_id)).data
+                ),
+            )
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return Response(outcome.body, status=outcome.status, headers=headers)
 

@@ -22,7 +22,7 @@ from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
 from purchase.exceptions import IdempotencyInProgress
 from purchase.models import Purchase
-from purchase.throttling import purchase_throttle_check
+from purchase.throttling import purchase_attempt
 from vodstore.errors import DomainError
 from vodstore.formatting import points, won
 
@@ -167,16 +167,16 @@ def buy_view(request: HttpRequest, pk: int) -> HttpResponse:
         return _purchase_body(result.purchase)
 
     try:
-        purchase_throttle_check(request=request)
-        outcome = _run_once_waiting(
-            user_id=user_id,
-            key=key,
-            request_fingerprint=idempotency.fingerprint({"vod": pk, "payment_method": method}),
-            action=buy,
-            describe_purchase=lambda purchase_id: _purchase_body(
-                selectors.purchase_get(user_id=user_id, purchase_id=purchase_id)
-            ),
-        )
+        with purchase_attempt(user_id=user_id):
+            outcome = _run_once_waiting(
+                user_id=user_id,
+                key=key,
+                request_fingerprint=idempotency.fingerprint({"vod": pk, "payment_method": method}),
+                action=buy,
+                describe_purchase=lambda purchase_id: _purchase_body(
+                    selectors.purchase_get(user_id=user_id, purchase_id=purchase_id)
+                ),
+            )
     except DomainError as exc:
         return _refused(request, code=exc.code, extra=exc.extra, film_url=film_url)
     if outcome.status != 201:  # a refusal of the first click, replayed

@@ -14,7 +14,6 @@ from django.urls import reverse
 from django.utils import translation
 
 from purchase.services import purchase_cancel, purchase_create
-from purchase.throttling import PurchaseRateThrottle
 from tests.conftest import make_vod
 from vodstore.formatting import points, won
 
@@ -369,8 +368,8 @@ def test_payment_busy_in_korean_with_the_seconds(korean_member, committed, gatew
 
 
 @pytest.mark.django_db
-def test_too_many_purchases_in_korean(korean_member, committed, monkeypatch):
-    monkeypatch.setattr(PurchaseRateThrottle, "THROTTLE_RATES", {"purchase": "1/min"})
+def test_too_many_purchases_in_korean(korean_member, committed, monkeypatch, settings):
+    settings.PURCHASE_RATE = "1/min"
     post_buy(korean_member, committed, make_vod())
 
     [message] = messages_of(post_buy(korean_member, committed, make_vod()))

@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from vodstore.errors import DomainError
+from vodstore.outage import RETRY_AFTER_SECONDS, is_outage, outage_body
 
 
 class InvalidQuery(DomainError):
@@ -32,7 +33,12 @@ def _first_code(codes: object) -> str:
 
 
 def exception_handler(exc, context):
-    """Map every error to `{"code": ..., "detail": ...}` (plus `errors` for fields)."""
+    """Map every error to `{"code": ..., "detail": ...}` (plus `errors` for fields);
+    an outage of the database or Redis to 503 `service_unavailable`."""
+    if is_outage(exc):
+        return Response(
+            outage_body(), status=503, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+        )
     if isinstance(exc, DomainError):
         body = exc.as_body()
         headers = {}

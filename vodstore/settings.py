@@ -61,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "vodstore.outage.OutageMiddleware",
 ]
 
 ROOT_URLCONF = "vodstore.urls"
@@ -195,8 +196,9 @@ REST_FRAMEWORK = {
         "rest_framework.renderers.JSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    "DEFAULT_THROTTLE_RATES": {"purchase": env.str("PURCHASE_RATE", default="30/min")},
 }
+# Purchase attempts per user (purchase.throttling): "N/s", "N/min", "N/hour", "N/day".
+PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
 API_MAX_PAGE_SIZE = 100
 
 SPECTACULAR_SETTINGS = {

@@ -46,6 +46,8 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
+handler500 = "vodstore.outage.server_error"
+
 urlpatterns = [
     path("", include("catalog.urls")),
     path("", include("purchase.urls")),

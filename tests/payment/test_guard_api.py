@@ -7,7 +7,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from purchase.models import Purchase
-from purchase.rest import PurchaseRateThrottle
 from tests.conftest import make_vod
 from vodstore.models import OutboxEvent
 
@@ -73,8 +72,8 @@ def test_catalog_keeps_answering_while_payment_is_down(user_client, client, vod,
         assert table not in touched
 
 
-def test_purchase_rate_limit_is_429_with_retry_after(user_client, monkeypatch):
-    monkeypatch.setattr(PurchaseRateThrottle, "THROTTLE_RATES", {"purchase": "2/min"})
+def test_purchase_rate_limit_is_429_with_retry_after(user_client, monkeypatch, settings):
+    settings.PURCHASE_RATE = "2/min"
     films = [make_vod() for _ in range(3)]
     for film in films[:2]:
         assert (

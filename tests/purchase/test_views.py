@@ -15,7 +15,6 @@ from payment.models import Payment
 from purchase import views as purchase_views
 from purchase.models import IdempotencyKey, Purchase
 from purchase.services import purchase_cancel, purchase_create
-from purchase.throttling import PurchaseRateThrottle
 from tests.conftest import assert_books_balance, make_user, make_vod
 
 pytestmark = pytest.mark.django_db
@@ -348,9 +347,9 @@ def test_an_open_breaker_says_busy_with_the_seconds_to_wait(signed_in, committed
 
 
 def test_too_many_purchases_are_refused_with_the_wait(
-    signed_in, user, user_client, committed, gateway, monkeypatch
+    signed_in, user, user_client, committed, gateway, monkeypatch, settings
 ):
-    monkeypatch.setattr(PurchaseRateThrottle, "THROTTLE_RATES", {"purchase": "2/min"})
+    settings.PURCHASE_RATE = "2/min"
     first, second, third = make_vod(), make_vod(), make_vod()
     # the API and the storefront share one budget
     with committed():

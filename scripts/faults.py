@@ -1,0 +1,1145 @@
+"""`make faults`: crashes and outages, and whether the money survives them.
+
+Starts everything it breaks, on ports of its own on 127.0.0.1: a Redis (6391), a
+PostgreSQL cluster (5491), the simulated card processor as its own process with its
+own ledger (8791), gunicorn with three workers (8792) and an outbox worker. Twenty
+buyers (threads, urllib) buy by card and with points, double-click, lose answers and
+retry with the same Idempotency-Key, cancel and browse, while each phase breaks one
+thing a third of the way in and heals it at two thirds. After each phase the store
+settles (outbox drained, payments reconciled) and the books are checked against what
+the buyers were told and against the processor's ledger. Everything it started is
+stopped by process id at the end, also on an error or Ctrl-C.
+
+FAULTS_SECONDS sets each phase's load (default 15 s); FAULTS_PHASES runs a subset
+(comma-separated names from PHASES).
+"""
+
+import contextlib
+import http.client
+import json
+import os
+import random
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from storerun import BIN, ROOT, wait_for
+
+HOST = "127.0.0.1"
+REDIS_PORT, PG_PORT, GATEWAY_PORT, WEB_PORT = 6391, 5491, 8791, 8792
+STORE = f"http://{HOST}:{WEB_PORT}"
+GATEWAY = f"http://{HOST}:{GATEWAY_PORT}"
+SECONDS = float(os.environ.get("FAULTS_SECONDS", "15"))
+BUYERS = 20  # concurrent buyers in a phase
+ACCOUNTS = 40  # buyer accounts: a phase uses half of them, the next the other half
+FILMS = 300
+WARM_UP_BUYS = 6  # card purchases per account before the first phase: 6000 points
+GATEWAY_LATENCY = "50-150"  # ms, the processor on a normal day
+RECONCILE_GRACE = 5  # PAYMENT_RECONCILE_GRACE_SECONDS: younger operations are left alone
+EVENTS_RETRY_MAX = 5  # EVENTS_RETRY_MAX_SECONDS: a failed handler is retried within this
+REQUEST_TIMEOUT = 10.0
+LOST_ANSWER_TIMEOUT = 0.3  # a buyer who stops waiting: the answer never reaches them
+RETRY_GRACE = 15.0  # after a phase's load, seconds a buyer may still retry for an answer
+REDIS_NO_DISK = ["--save", "", "--appendonly", "no"]  # a cache: nothing to keep
+GUNICORN = ["--workers", "3", "--worker-class", "gthread", "--threads", "40", "--timeout", "60"]
+
+NO_ANSWER = 0  # connection refused, reset or timed out
+DROPPED = -1  # the buyer stopped waiting on purpose (a lost answer)
+
+SETUP = """
+import json, os
+import django
+django.setup()
+from django.contrib.auth.models import User
+from rest_framework.authtoken.models import Token
+from catalog.models import Vod
+users = User.objects.bulk_create(
+    [User(username=f"buyer{i}", password="!") for i in range(int(os.environ["ACCOUNTS"]))]
+)
+tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
+films = list(Vod.objects.filter(is_active=True).values_list("id", flat=True))
+print(json.dumps({"tokens": [t.key for t in tokens], "films": films}))
+"""
+
+# The books after a phase has settled, against the processor's ledger (FAULTS_LEDGER)
+# and what the buyers were told (FAULTS_TOLD). Every discrepancy is a string key, so a
+# phase reports only those the phases before it had not.
+BOOKS = """
+import json, os
+from collections import Counter, defaultdict
+import django
+django.setup()
+from django.conf import settings
+from django.db.models import Sum
+from mileage.models import MileageAccount, MileageEntry
+from payment.models import Payment
+from purchase.models import Purchase
+from vodstore.models import OutboxEvent
+
+ledger = json.loads(open(os.environ["FAULTS_LEDGER"]).read())
+told = json.loads(open(os.environ["FAULTS_TOLD"]).read())
+charges = {c["reference"]: c for c in ledger["charges"]}
+purchases = {
+    p["id"]: p
+    for p in Purchase.objects.values("id", "user_id", "vod_id", "status", "payment_method")
+}
+payments = list(
+    Payment.objects.values("id", "purchase_id", "method", "amount", "status", "gateway_reference")
+)
+payment_of = {p["purchase_id"]: p for p in payments}
+paying = {r for r in (p["gateway_reference"] for p in payments) if r}
+
+
+def kept(charge):  # money the processor holds or has taken, and not given back
+    if charge["amount"] <= 0:
+        return False
+    return charge["status"] == "authorized" or (
+        charge["status"] == "captured" and charge["refunded"] < charge["amount"]
+    )
+
+
+def live(charge):  # what a paid card purchase needs: captured, nothing refunded
+    return charge["status"] == "captured" and charge["refunded"] == 0
+
+
+in_use = {  # the charges of approved payments of paid purchases
+    p["gateway_reference"]
+    for p in payments
+    if p["status"] == "approved"
+    and p["gateway_reference"]
+    and purchases.get(p["purchase_id"], {}).get("status") == "paid"
+}
+orphans = [f"charge {r}" for r, c in charges.items() if kept(c) and r not in in_use]
+
+holders = defaultdict(list)
+for p in payments:
+    charge = charges.get(p["gateway_reference"])
+    purchase = purchases.get(p["purchase_id"])
+    if charge and purchase and kept(charge):
+        holders[(purchase["user_id"], purchase["vod_id"])].append(charge["reference"])
+double_charges = [f"user {u} film {v}" for (u, v), refs in holders.items() if len(refs) > 1]
+double_refunds = [f"charge {r}" for r, c in charges.items() if c["refunds"] > 1]
+
+paid_without_charge = []
+for purchase in purchases.values():
+    if purchase["status"] != "paid":
+        continue
+    payment = payment_of.get(purchase["id"])
+    if payment is None or payment["status"] != "approved":
+        paid_without_charge.append(f"purchase {purchase['id']} (no approved payment)")
+    elif payment["method"] == "card" and payment["amount"] > 0:
+        charge = charges.get(payment["gateway_reference"])
+        if charge is None or not live(charge):
+            state = "none" if charge is None else (
+                f"{charge['status']}, refunded {charge['refunded']}"
+            )
+            paid_without_charge.append(f"purchase {purchase['id']} (charge: {state})")
+
+earn, cost = settings.MILEAGE_EARN_PER_PURCHASE, settings.MILEAGE_FREE_VOD_COST
+net = dict(
+    MileageEntry.objects.values("purchase_id")
+    .annotate(total=Sum("delta"))
+    .values_list("purchase_id", "total")
+)
+points = []
+for purchase in purchases.values():
+    payment = payment_of.get(purchase["id"]) or {}
+    if purchase["status"] != "paid":
+        expected = 0
+    elif purchase["payment_method"] == "mileage":
+        expected = -cost
+    else:
+        expected = earn if payment.get("amount", 0) > 0 else 0
+    if net.get(purchase["id"], 0) != expected:
+        points.append(
+            f"purchase {purchase['id']} ({purchase['payment_method']}, {purchase['status']}):"
+            f" {net.get(purchase['id'], 0):+d}, expected {expected:+d}"
+        )
+points += [f"entries of unknown purchase {p}: {n:+d}" for p, n in net.items() if p not in purchases]
+for account in MileageAccount.objects.annotate(total=Sum("entries__delta")):
+    if account.balance != (account.total or 0):
+        points.append(
+            f"account {account.pk}: balance {account.balance}, ledger {account.total or 0}"
+        )
+
+cancel_sent = set(told["cancel_sent"])
+told_wrong = []
+for pid in told["paid"]:
+    purchase = purchases.get(pid)
+    if purchase is None:
+        told_wrong.append(f"201 for purchase {pid}, which does not exist")
+    elif purchase["status"] == "cancelled" and pid not in cancel_sent:
+        told_wrong.append(f"201 for purchase {pid}, cancelled though nobody asked")
+for pid in told["cancelled"]:
+    if purchases.get(pid, {}).get("status") != "cancelled":
+        told_wrong.append(f"200 cancel of purchase {pid}, which is not cancelled")
+
+print(json.dumps({
+    "found": {
+        "orphan_charges": orphans,
+        "double_charges": double_charges,
+        "double_refunds": double_refunds,
+        "paid_without_charge": paid_without_charge,
+        "points": points,
+        "told": told_wrong,
+    },
+    "summary": {
+        "purchases": dict(Counter(p["status"] for p in purchases.values())),
+        "charges": dict(Counter(c["status"] for c in charges.values())),
+        "unused_charges": len([r for r in charges if r not in paying]),
+        "events_waiting": OutboxEvent.objects.filter(status="pending").count(),
+        "events_failed": OutboxEvent.objects.filter(status="failed").count(),
+    },
+}))
+"""
+
+KINDS = {  # the discrepancies, in the table's order
+    "orphan_charges": "orphan charges",
+    "double_charges": "double charges",
+    "double_refunds": "double refunds",
+    "paid_without_charge": "paid w/o charge",
+    "points": "points lost/doubled",
+    "told": "told ≠ books",
+}
+
+
+# --- running things -------------------------------------------------------------------
+
+
+def command(name: str) -> str:
+    """The full path of a program on the PATH, or stop with what is missing."""
+    found = shutil.which(name)
+    if found is None:
+        raise SystemExit(f"faults: {name} is not on the PATH")
+    return found
+
+
+def run(args: list, *, timeout: float = 120, check: bool = True, **kwargs):
+    """Run a program to its end; on failure (when `check`) stop with its output."""
+    try:
+        done = subprocess.run(  # noqa: S603 - our own fixed commands
+            [str(a) for a in args], capture_output=True, text=True, timeout=timeout, **kwargs
+        )
+    except subprocess.TimeoutExpired as exc:
+        done = subprocess.CompletedProcess(exc.cmd, -9, "", f"timed out after {timeout:.0f} s")
+    if check and done.returncode:
+        raise SystemExit(
+            f"faults: {' '.join(map(str, args))} failed ({done.returncode}):\n"
+            f"{done.stdout}{done.stderr}"
+        )
+    return done
+
+
+def django(env: dict, *args: str, timeout: float = 180, check: bool = True):
+    """`manage.py ARGS` with the store's environment."""
+    return run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, timeout=timeout, check=check
+    )
+
+
+def django_script(env: dict, script: str) -> dict:
+    """A Python snippet after django.setup(); its JSON answer."""
+    return json.loads(run([sys.executable, "-c", script], cwd=ROOT, env=env).stdout)
+
+
+def children(parent: int) -> list[int]:
+    """The process ids whose parent is `parent`, from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            state_and_more = stat.read_text().rsplit(")", 1)[1].split()
+            if int(state_and_more[1]) == parent:
+                found.append(int(stat.parent.name))
+    return found
+
+
+def port_in_use(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.settimeout(0.5)
+        return probe.connect_ex((HOST, port)) == 0
+
+
+def redis_ping(port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5) as s:
+        s.sendall(b"PING\r\n")
+        return s.recv(16).startswith(b"+PONG")
+    return False
+
+
+def wait_until(ready: Callable[[], bool], what: str, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if time.monotonic() > deadline:
+            raise SystemExit(f"faults: {what} did not come up in {seconds:.0f} s")
+        time.sleep(0.1)
+
+
+def sleep_until(moment: float) -> None:
+    time.sleep(max(0.0, moment - time.monotonic()))
+
+
+def gateway_call(path: str, body: dict | None = None) -> dict:
+    """The processor's own API: /control and /ledger (127.0.0.1 only)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(  # noqa: S310 - 127.0.0.1 only
+        GATEWAY + path, data=data, headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+        return json.loads(response.read())
+
+
+class Lab:
+    """The processes this drill started. Each is stopped by its process id at the end
+    (`close`), whatever happened; the PostgreSQL cluster with `pg_ctl stop`."""
+
+    def __init__(self, work: Path) -> None:
+        self.work = work
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: dict[str, Path] = {}
+        self.env: dict = {}  # the store being served
+        self.pg_data = work / "pg"
+        self.pg_home = work / "pg-run"  # its socket and log, owned by postgres
+        self.pg_started = False
+
+    def spawn(self, name: str, args: list, *, log: str, env: dict | None = None) -> None:
+        self.logs[name] = self.work / log
+        with open(self.logs[name], "ab") as out:
+            self.procs[name] = subprocess.Popen(  # noqa: S603 - our own fixed commands
+                [str(a) for a in args],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # Ctrl-C reaches the drill, which stops them in order
+            )
+
+    def alive(self, name: str) -> bool:
+        return name in self.procs and self.procs[name].poll() is None
+
+    def stop(self, name: str, *, timeout: float = 40) -> None:
+        proc = self.procs.pop(name, None)
+        if proc is None or proc.poll() is not None:
+            return
+        workers = children(proc.pid)
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(proc.pid, signal.SIGCONT)  # a frozen process cannot exit
+            proc.terminate()
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        for pid in workers:  # gunicorn's workers, should the master have left any
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        for name in reversed(list(self.procs)):
+            self.stop(name)
+        if self.pg_started:
+            self.postgres_stop()
+        shutil.rmtree(self.pg_data, ignore_errors=True)
+
+    # -- Redis ----------------------------------------------------------------------
+    def redis_start(self) -> None:
+        self.spawn(
+            "redis",
+            [command("redis-server"), "--port", REDIS_PORT, "--bind", HOST, *REDIS_NO_DISK],
+            log="redis.log",
+        )
+        wait_until(lambda: redis_ping(REDIS_PORT), "Redis")
+
+    def redis_stop(self) -> None:
+        self.stop("redis")
+
+    def redis_freeze(self) -> None:
+        os.kill(self.procs["redis"].pid, signal.SIGSTOP)
+
+    def redis_thaw(self) -> None:
+        os.kill(self.procs["redis"].pid, signal.SIGCONT)
+
+    # -- PostgreSQL -------------------------------------------------------------------
+    def as_postgres(self, *args, check: bool = True):
+        """initdb and postgres refuse root: as root, run them as the postgres user."""
+        prefix = [command("runuser"), "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return run([*prefix, *args], cwd=self.pg_home, check=check, start_new_session=True)
+
+    def postgres_init(self) -> None:
+        for folder in (self.pg_data, self.pg_home):
+            folder.mkdir()
+            if os.geteuid() == 0:
+                shutil.chown(folder, "postgres", "postgres")
+        self.as_postgres(
+            command("initdb"),
+            "-D",
+            self.pg_data,
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--encoding=UTF8",
+            "--no-sync",
+        )
+        self.postgres_start()
+        run([command("createdb"), "-h", HOST, "-p", PG_PORT, "-U", "postgres", "vodstore"])
+
+    def postgres_start(self) -> None:
+        options = f"-p {PG_PORT} -k {self.pg_home} -c listen_addresses={HOST}"
+        self.as_postgres(
+            command("pg_ctl"),
+            "-D",
+            self.pg_data,
+            "-o",
+            f"{options} -c max_connections=200",
+            "-l",
+            self.pg_home / "postgres.log",
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+        self.pg_started = True
+
+    def postgres_stop(self) -> None:
+        self.as_postgres(
+            command("pg_ctl"), "-D", self.pg_data, "-m", "immediate", "-w", "stop", check=False
+        )
+        self.pg_started = False
+
+    # -- the processor ------------------------------------------------------------------
+    def gateway_start(self, ledger: Path) -> None:
+        self.spawn(
+            "gateway",
+            [
+                sys.executable,
+                "-m",
+                "payment.simulator",
+                "--host",
+                HOST,
+                "--port",
+                GATEWAY_PORT,
+                "--ledger",
+                ledger,
+                "--latency-ms",
+                GATEWAY_LATENCY,
+            ],
+            log="gateway.log",
+        )
+        wait_for(f"{GATEWAY}/healthz")
+
+    def gateway_failing(self) -> None:
+        gateway_call("/control", {"failure_rate": 0.5, "lost_answer_rate": 0.3})
+
+    def gateway_slow(self) -> None:
+        gateway_call("/control", {"latency_ms": "2500-3500"})
+
+    def gateway_healthy(self) -> None:
+        gateway_call(
+            "/control",
+            {"latency_ms": GATEWAY_LATENCY, "failure_rate": 0, "lost_answer_rate": 0},
+        )
+
+    # -- the store --------------------------------------------------------------------
+    def web_start(self) -> None:
+        self.spawn(
+            "web",
+            [
+                BIN / "gunicorn",
+                "vodstore.wsgi:application",
+                "--bind",
+                f"{HOST}:{WEB_PORT}",
+                *GUNICORN,
+                "--log-level",
+                "warning",
+            ],
+            log=f"web-{self.env['FAULTS_STORE']}.log",
+            env=self.env,
+        )
+        wait_for(f"{STORE}/healthz", seconds=60)
+
+    def web_kill_workers(self) -> None:
+        for pid in children(self.procs["web"].pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+    def outbox_start(self) -> None:
+        self.spawn(
+            "outbox",
+            [sys.executable, "manage.py", "outbox_worker", "--interval", "0.5"],
+            log=f"outbox-{self.env['FAULTS_STORE']}.log",
+            env=self.env,
+        )
+
+    def outbox_kill(self) -> None:
+        proc = self.procs.pop("outbox")
+        proc.kill()
+        proc.wait()
+
+    def store_start(self, env: dict) -> None:
+        self.stop("outbox")
+        self.stop("web")
+        self.env = env
+        self.web_start()
+        self.outbox_start()
+
+    def revive(self) -> list[str]:
+        """Start again what died on its own, as a supervisor would; say what it was."""
+        notes = []
+        for name, start in (
+            ("web", self.web_start),
+            ("outbox", self.outbox_start),
+        ):
+            proc = self.procs.get(name)
+            if proc is not None and proc.poll() is not None:
+                notes.append(f"{name} exited by itself ({proc.returncode}); started again")
+                self.procs.pop(name)
+                start()
+        return notes
+
+
+# --- the buyers -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int  # NO_ANSWER or DROPPED when there was none
+    retry_after: str | None = None
+    body: object = None
+
+    @property
+    def code(self) -> str:
+        return self.body.get("code", "") if isinstance(self.body, dict) else ""
+
+
+def _json(data: bytes) -> object:
+    try:
+        return json.loads(data)
+    except ValueError:
+        return None
+
+
+def request(
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: dict | None = None,
+    key: str | None = None,
+    timeout: float = REQUEST_TIMEOUT,
+) -> Answer:
+    """One request to the store (127.0.0.1). A connection refused, reset or timed out is
+    NO_ANSWER, not an error: the buyer retries."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    if key:
+        headers["Idempotency-Key"] = key
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    call = urllib.request.Request(STORE + path, data=data, headers=headers, method=method)  # noqa: S310
+    try:
+        with urllib.request.urlopen(call, timeout=timeout) as response:  # noqa: S310
+            return Answer(response.status, response.headers["Retry-After"], _json(response.read()))
+    except urllib.error.HTTPError as exc:
+        try:
+            content = exc.read()
+        except (OSError, http.client.HTTPException):
+            content = b""
+        return Answer(exc.code, exc.headers["Retry-After"], _json(content))
+    except (OSError, http.client.HTTPException):
+        return Answer(NO_ANSWER)
+
+
+def retry_wait(answer: Answer) -> float | None:
+    """Seconds to wait before asking again, or None when the answer is final."""
+    if answer.status == NO_ANSWER or (answer.status >= 500 and answer.status != 503):
+        return 0.5
+    if answer.status in (429, 503):
+        try:
+            return min(max(float(answer.retry_after or 1), 0.1), 5.0)
+        except ValueError:
+            return 1.0
+    if answer.status == 409 and answer.code == "idempotency_in_progress":
+        return 0.3
+    return None
+
+
+@dataclass
+class Tally:
+    """What the buyers of one phase sent and heard."""
+
+    statuses: Counter = field(default_factory=Counter)
+    without_retry_after: Counter = field(default_factory=Counter)  # 503s and 429s
+    server_errors: list[str] = field(default_factory=list)  # 5xx other than 503
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def record(self, what: str, answer: Answer) -> None:
+        with self.lock:
+            self.statuses[answer.status] += 1
+            if answer.status in (429, 503) and not answer.retry_after:
+                self.without_retry_after[answer.status] += 1
+            if answer.status >= 500 and answer.status != 503:
+                self.server_errors.append(f"{what} -> {answer.status} {answer.body}"[:300])
+
+    @property
+    def requests(self) -> int:
+        return sum(self.statuses.values())
+
+    @property
+    def unexpected_5xx(self) -> int:
+        """Every 5xx but a 503 with Retry-After."""
+        return len(self.server_errors) + self.without_retry_after[503]
+
+    def answers(self) -> str:
+        names = {NO_ANSWER: "none", DROPPED: "dropped"}
+        order = sorted(self.statuses, key=lambda s: (s <= 0, s))
+        return ", ".join(f"{names.get(s, s)}: {self.statuses[s]}" for s in order)
+
+
+@dataclass
+class Told:
+    """What one store told its buyers, over every phase."""
+
+    paid: set[int] = field(default_factory=set)  # purchases answered 201
+    cancelled: set[int] = field(default_factory=set)  # purchases answered 200 to a cancel
+    cancel_sent: set[int] = field(default_factory=set)  # purchases a buyer asked to cancel
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def as_json(self) -> str:
+        with self.lock:
+            return json.dumps(
+                {name: sorted(getattr(self, name)) for name in ("paid", "cancelled", "cancel_sent")}
+            )
+
+
+class Buyer:
+    """One account shopping: buys (sometimes double-clicking, sometimes losing the
+    answer and asking again with the same Idempotency-Key), cancels and browses."""
+
+    def __init__(self, token: str, films: list[int], told: Told) -> None:
+        self.token = token
+        self.films = films
+        self.told = told
+        self.owned: dict[int, int] = {}  # purchase id -> film, as this buyer was told
+        self.random = random.Random()  # noqa: S311 - a simulation, not security
+
+    def shop(self, tally: Tally, until: float, give_up_at: float) -> None:
+        actions = [self.buy, self.buy_losing_answer, self.double_click, self.cancel, self.browse]
+        while time.monotonic() < until:
+            self.random.choices(actions, weights=[45, 10, 10, 15, 20])[0](tally, give_up_at)
+            time.sleep(self.random.uniform(0.02, 0.15))
+
+    def order(self, method: str | None = None) -> dict:
+        owned = set(self.owned.values())
+        film = self.random.choice([f for f in self.films if f not in owned] or self.films)
+        if method is None:
+            method = "mileage" if self.random.random() < 0.25 else "card"
+        return {"vod": film, "payment_method": method}
+
+    def buy(self, tally: Tally, give_up_at: float, *, method: str | None = None) -> None:
+        order = self.order(method)
+        self.heard(order, self.purchase(tally, order, str(uuid.uuid4()), give_up_at))
+
+    def buy_losing_answer(self, tally: Tally, give_up_at: float) -> None:
+        order = self.order()
+        key = str(uuid.uuid4())
+        self.heard(order, self.purchase(tally, order, key, give_up_at, lose_first=True))
+
+    def double_click(self, tally: Tally, give_up_at: float) -> None:
+        """The same request twice at once, with the same key."""
+        order = self.order()
+        key = str(uuid.uuid4())
+        answers: list[Answer | None] = [None, None]
+
+        def click(i: int) -> None:
+            answers[i] = self.purchase(tally, order, key, give_up_at)
+
+        clicks = [threading.Thread(target=click, args=(i,), daemon=True) for i in (0, 1)]
+        for thread in clicks:
+            thread.start()
+        for thread in clicks:
+            thread.join()
+        for answer in answers:
+            self.heard(order, answer)
+
+    def purchase(
+        self, tally: Tally, order: dict, key: str, give_up_at: float, *, lose_first: bool = False
+    ) -> Answer | None:
+        """Ask until the answer is final, with the same key; None if time ran out."""
+        lose = lose_first
+        while time.monotonic() < give_up_at:
+            answer = request(
+                "POST",
+                "/api/purchases/",
+                token=self.token,
+                body=order,
+                key=key,
+                timeout=LOST_ANSWER_TIMEOUT if lose else REQUEST_TIMEOUT,
+            )
+            if lose:  # whatever came back never reached the buyer
+                lose = False
+                tally.record("buy", Answer(DROPPED) if answer.status == NO_ANSWER else answer)
+                continue
+            tally.record("buy", answer)
+            wait = retry_wait(answer)
+            if wait is None:
+                return answer
+            sleep_until(min(time.monotonic() + wait, give_up_at))
+        return None
+
+    def heard(self, order: dict, answer: Answer | None) -> None:
+        if answer is not None and answer.status == 201 and isinstance(answer.body, dict):
+            purchase_id = answer.body["id"]
+            self.owned[purchase_id] = order["vod"]
+            with self.told.lock:
+                self.told.paid.add(purchase_id)
+
+    def cancel(self, tally: Tally, give_up_at: float) -> None:
+        if not self.owned:
+            return self.browse(tally, give_up_at)
+        purchase_id = self.random.choice(list(self.owned))
+        with self.told.lock:
+            self.told.cancel_sent.add(purchase_id)
+        while time.monotonic() < give_up_at:
+            answer = request("POST", f"/api/purchases/{purchase_id}/cancel/", token=self.token)
+            tally.record("cancel", answer)
+            wait = retry_wait(answer)
+            if wait is None:
+                break
+            sleep_until(min(time.monotonic() + wait, give_up_at))
+        else:
+            return None  # no final answer: the buyer still thinks it owns the film
+        if answer.status == 200:
+            with self.told.lock:
+                self.told.cancelled.add(purchase_id)
+        if answer.status in (200, 404, 409):
+            del self.owned[purchase_id]
+        return None
+
+    def browse(self, tally: Tally, _give_up_at: float) -> None:
+        tally.record("catalog", request("GET", f"/api/vods/?page={self.random.randint(1, 5)}"))
+        tally.record("storefront", request("GET", "/"))
+
+
+# --- the stores, the phases and the books ------------------------------------------
+
+
+@dataclass
+class Store:
+    """One database and the buyers who shop there."""
+
+    name: str
+    env: dict
+    buyers: list[Buyer]
+    told: Told
+    warm_up: Tally
+    seen: set[str] = field(default_factory=set)  # discrepancies already reported
+    phases_run: int = 0
+
+
+@dataclass(frozen=True)
+class Phase:
+    name: str
+    what: str
+    store: str  # "postgres" or "sqlite"
+    start: Callable[[Lab], None] | None = None  # a third of the way in
+    end: Callable[[Lab], None] | None = None  # at two thirds
+
+
+PHASES = [
+    Phase("baseline", "no fault", "postgres"),
+    Phase(
+        "kill-web",
+        "kill -9 every gunicorn worker, twice (the master starts new ones)",
+        "postgres",
+        Lab.web_kill_workers,
+        Lab.web_kill_workers,
+    ),
+    Phase(
+        "kill-outbox",
+        "kill -9 the outbox worker; a new one starts later",
+        "postgres",
+        Lab.outbox_kill,
+        Lab.outbox_start,
+    ),
+    Phase(
+        "redis-down",
+        "stop Redis; start it again on its port",
+        "postgres",
+        Lab.redis_stop,
+        Lab.redis_start,
+    ),
+    Phase(
+        "redis-frozen", "SIGSTOP Redis, then SIGCONT", "postgres", Lab.redis_freeze, Lab.redis_thaw
+    ),
+    Phase(
+        "postgres-down",
+        "pg_ctl stop -m immediate, then start it again (crash recovery)",
+        "postgres",
+        Lab.postgres_stop,
+        Lab.postgres_start,
+    ),
+    Phase(
+        "gateway-failing",
+        "the processor fails half its calls and loses 30 % of its answers; then heals",
+        "postgres",
+        Lab.gateway_failing,
+        Lab.gateway_healthy,
+    ),
+    Phase(
+        "gateway-slow",
+        "the processor answers in 2.5-3.5 s, over the store's 2 s guard; then fast",
+        "postgres",
+        Lab.gateway_slow,
+        Lab.gateway_healthy,
+    ),
+    Phase(
+        "sqlite-kill-web",
+        "the store on SQLite and local-memory cache: kill -9 every web worker, twice",
+        "sqlite",
+        Lab.web_kill_workers,
+        Lab.web_kill_workers,
+    ),
+]
+
+
+@dataclass
+class Row:
+    phase: Phase
+    tally: Tally
+    found: dict[str, list[str]]  # discrepancies this phase's check found first
+    recovered: str
+    notes: list[str]
+
+
+def store_env(work: Path, name: str, database_url: str, cache_url: str | None) -> dict:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "vodstore.settings",
+        "FAULTS_STORE": name,
+        "DATABASE_URL": database_url,
+        "PAYMENT_GATEWAY": "http",
+        "PAYMENT_GATEWAY_URL": GATEWAY,
+        "PAYMENT_RECONCILE_GRACE_SECONDS": str(RECONCILE_GRACE),
+        "SECRET_KEY": secrets.token_urlsafe(45),  # 60 characters
+        "SECURE_HTTPS": "false",
+        "DEBUG": "false",
+        "ALLOWED_HOSTS": HOST,
+        "STATIC_ROOT": str(work / "static"),
+        "PURCHASE_RATE": "1000/min",
+        "EVENTS_DISPATCH_GRACE_SECONDS": "3",
+        "EVENTS_RETRY_BASE_SECONDS": "1",
+        "EVENTS_RETRY_MAX_SECONDS": str(EVENTS_RETRY_MAX),
+        "LOG_LEVEL": "WARNING",
+    }
+    env.pop("CACHE_URL", None)
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    return env
+
+
+def open_store(lab: Lab, name: str) -> Store:
+    """Start the services a store needs, fill it, serve it, and warm its buyers up:
+    each account buys a few films by card, so it has points to spend."""
+    if name == "postgres":
+        lab.redis_start()
+        lab.postgres_init()
+        env = store_env(
+            lab.work,
+            name,
+            f"postgres://postgres@{HOST}:{PG_PORT}/vodstore",
+            f"redis://{HOST}:{REDIS_PORT}/0",
+        )
+    else:
+        env = store_env(lab.work, name, f"sqlite:///{lab.work / 'drill.sqlite3'}", None)
+    lab.stop("gateway")  # each store gets a processor with a ledger of its own
+    lab.gateway_start(lab.work / f"gateway-{name}.sqlite3")
+    django(env, "migrate", "--no-input")
+    django(env, "collectstatic", "--no-input")
+    django(env, "load_demo_catalog", "--count", str(FILMS))
+    accounts = django_script({**env, "ACCOUNTS": str(ACCOUNTS)}, SETUP)
+    told = Told()
+    buyers = [Buyer(token, accounts["films"], told) for token in accounts["tokens"]]
+    lab.store_start(env)
+
+    tally = Tally()
+    give_up_at = time.monotonic() + 60
+
+    def warm_up(buyer: Buyer) -> None:
+        for _ in range(WARM_UP_BUYS):
+            buyer.buy(tally, give_up_at, method="card")
+
+    threads = [threading.Thread(target=warm_up, args=(b,), daemon=True) for b in buyers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    print(
+        f"  {name}: {len(accounts['films'])} films, {ACCOUNTS} buyers, warm-up "
+        f"{len(told.paid)} card purchases ({tally.answers()})",
+        flush=True,
+    )
+    if tally.unexpected_5xx:
+        print("  warm-up 5xx: " + "; ".join(tally.server_errors[:3]))
+    return Store(name, env, buyers, told, tally)
+
+
+def drain_outbox(env: dict) -> str:
+    """Deliver every due event: `outbox_worker --until-idle`, or `--once` until a pass
+    claims nothing where that flag is not there yet."""
+    if "--until-idle" in django(env, "outbox_worker", "--help").stdout:
+        done = django(env, "outbox_worker", "--until-idle", check=False)
+        return "" if done.returncode == 0 else f"outbox_worker --until-idle: {done.stderr[-500:]}"
+    for _ in range(50):
+        done = django(env, "outbox_worker", "--once", check=False)
+        if done.returncode:
+            return f"outbox_worker --once: {done.stderr[-500:]}"
+        if "claimed" not in done.stdout:
+            return ""
+    return "outbox_worker --once still claimed events after 50 passes"
+
+
+def settle(lab: Lab, store: Store) -> tuple[dict, str, list[str]]:
+    """Let the store finish what the phase left: events delivered, operations in doubt
+    reconciled. Then the books, and whether `payments_reconcile --check` is content."""
+    notes = lab.revive()
+    time.sleep(RECONCILE_GRACE + 1)  # operations in doubt are older than the grace now
+    reconciler = "payments_reconcile" in django(store.env, "help").stdout
+    if not reconciler:
+        notes.append("manage.py payments_reconcile does not exist (yet)")
+    ledger_file = lab.work / f"ledger-{store.name}.json"
+    told_file = lab.work / f"told-{store.name}.json"
+    for attempt in range(4):
+        for problem in (drain_outbox(store.env), reconcile(store.env) if reconciler else ""):
+            if problem:
+                notes.append(problem)
+        if drained := drain_outbox(store.env):
+            notes.append(drained)
+        ledger_file.write_text(json.dumps(gateway_call("/ledger")))
+        told_file.write_text(store.told.as_json())
+        books = django_script(
+            {**store.env, "FAULTS_LEDGER": str(ledger_file), "FAULTS_TOLD": str(told_file)}, BOOKS
+        )
+        if not books["summary"]["events_waiting"] or attempt == 3:
+            break
+        time.sleep(EVENTS_RETRY_MAX)  # a failed handler's next try is due by then
+    if books["summary"]["events_waiting"]:
+        notes.append(f"{books['summary']['events_waiting']} events still waiting")
+    if not reconciler:
+        return books, "no (no payments_reconcile)", notes
+    check = django(store.env, "payments_reconcile", "--check", check=False)
+    if check.returncode == 0:
+        return books, "yes", notes
+    notes.append(
+        f"payments_reconcile --check exited {check.returncode}:\n"
+        + (check.stdout + check.stderr).strip()[-2000:]
+    )
+    return books, "no", notes
+
+
+def reconcile(env: dict) -> str:
+    done = django(env, "payments_reconcile", check=False)
+    if done.returncode:
+        return f"payments_reconcile exited {done.returncode}: {(done.stdout + done.stderr)[-800:]}"
+    return ""
+
+
+def log_size(lab: Lab) -> int:
+    path = lab.logs.get("web")
+    return path.stat().st_size if path and path.exists() else 0
+
+
+def tracebacks(path: Path, offset: int) -> list[str]:
+    """The tracebacks (and error lines) written to a log after `offset`, each once."""
+    with open(path, errors="replace") as log:
+        log.seek(offset)
+        lines = log.read().splitlines()
+    found: dict[str, str] = {}
+    block: list[str] = []
+    for line in lines:
+        if line.startswith("Traceback (most recent call last)"):
+            block = [line]
+        elif block and (line.startswith((" ", "\t")) or not line.strip()):
+            block.append(line)
+        elif block:
+            block.append(line)
+            found.setdefault(line, "\n".join(block))
+            block = []
+    return list(found.values())
+
+
+def run_phase(lab: Lab, store: Store, phase: Phase) -> Row:
+    tally = Tally()
+    half = (store.phases_run % 2) * BUYERS
+    store.phases_run += 1
+    log_start = log_size(lab)
+    begun = time.monotonic()
+    until = begun + SECONDS
+    give_up_at = until + RETRY_GRACE
+    threads = [
+        threading.Thread(target=b.shop, args=(tally, until, give_up_at), daemon=True)
+        for b in store.buyers[half : half + BUYERS]
+    ]
+    for thread in threads:
+        thread.start()
+    try:
+        sleep_until(begun + SECONDS / 3)
+        if phase.start:
+            phase.start(lab)
+        sleep_until(begun + 2 * SECONDS / 3)
+    finally:
+        if phase.end:
+            phase.end(lab)
+    for thread in threads:
+        thread.join(timeout=max(0.0, give_up_at + REQUEST_TIMEOUT + 5 - time.monotonic()))
+    notes = []
+    if stuck := sum(thread.is_alive() for thread in threads):
+        notes.append(f"{stuck} buyers were still waiting for an answer")
+    books, recovered, settle_notes = settle(lab, store)
+    notes += settle_notes
+    found = {kind: sorted(set(keys) - store.seen) for kind, keys in books["found"].items()}
+    for keys in books["found"].values():
+        store.seen.update(keys)
+    summary = books["summary"]
+    notes.append(
+        f"books: purchases {summary['purchases']}, charges {summary['charges']}, "
+        f"{summary['unused_charges']} charges no payment names, "
+        f"{summary['events_failed']} events failed"
+    )
+    if tally.server_errors:
+        notes.append("5xx other than 503: " + "; ".join(tally.server_errors[:3]))
+    if "web" in lab.logs:
+        notes += [f"gunicorn log:\n{tb}" for tb in tracebacks(lab.logs["web"], log_start)[:3]]
+    return Row(phase, tally, found, recovered, notes)
+
+
+# --- the report -----------------------------------------------------------------------
+
+
+def table(rows: list[Row]) -> str:
+    header = ["phase", "requests", "answers by status", "5xx≠503", "503/429 w/o Retry-After"]
+    header += [*KINDS.values(), "recovered without a hand"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for row in rows:
+        no_wait = sum(row.tally.without_retry_after.values())
+        cells = [row.phase.name, row.tally.requests, row.tally.answers()]
+        cells += [len(row.tally.server_errors), no_wait]
+        cells += [len(row.found[kind]) for kind in KINDS] + [row.recovered]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return "\n".join(lines)
+
+
+def details(rows: list[Row]) -> str:
+    out = []
+    for row in rows:
+        out.append(f"- **{row.phase.name}** ({row.phase.what})")
+        for kind, label in KINDS.items():
+            if row.found[kind]:
+                shown = "; ".join(row.found[kind][:5])
+                more = f" (and {len(row.found[kind]) - 5} more)" if len(row.found[kind]) > 5 else ""
+                out.append(f"  - {label}: {shown}{more}")
+        out += ["  - " + note.replace("\n", "\n    ") for note in row.notes]
+    return "\n".join(out)
+
+
+def chosen_phases() -> list[Phase]:
+    wanted = [n.strip() for n in os.environ.get("FAULTS_PHASES", "").split(",") if n.strip()]
+    unknown = set(wanted) - {p.name for p in PHASES}
+    if unknown:
+        raise SystemExit(
+            f"faults: unknown phase(s) {', '.join(sorted(unknown))}; "
+            f"the phases: {', '.join(p.name for p in PHASES)}"
+        )
+    return [p for p in PHASES if not wanted or p.name in wanted]
+
+
+def preflight(phases: list[Phase]) -> None:
+    ports = [GATEWAY_PORT, WEB_PORT]
+    if any(p.store == "postgres" for p in phases):
+        ports += [REDIS_PORT, PG_PORT]
+        for program in ("redis-server", "initdb", "pg_ctl", "createdb"):
+            command(program)
+    for port in ports:
+        if port_in_use(port):
+            raise SystemExit(
+                f"faults: something already listens on {HOST}:{port}; this drill starts its "
+                "own services there (a run killed with -9 may have left one: stop it by its pid)"
+            )
+
+
+def main() -> int:
+    phases = chosen_phases()
+    preflight(phases)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop everything on the way out
+    work = Path(tempfile.mkdtemp(prefix="vod-faults-"))
+    work.chmod(0o711)  # the postgres user reaches its folders inside
+    lab = Lab(work)
+    rows: list[Row] = []
+    stores: dict[str, Store] = {}
+    started = time.monotonic()
+    print(
+        f"faults: {len(phases)} phases of {SECONDS:.0f} s, {BUYERS} buyers, "
+        f"processor at {GATEWAY_LATENCY} ms; logs in {work}",
+        flush=True,
+    )
+    try:
+        for phase in phases:
+            if phase.store not in stores:
+                if stores:  # another database: serve it instead (its services stay up)
+                    lab.stop("outbox")
+                    lab.stop("web")
+                stores[phase.store] = open_store(lab, phase.store)
+            print(f"- {phase.name}: {phase.what}", flush=True)
+            rows.append(run_phase(lab, stores[phase.store], phase))
+            found = sum(len(v) for v in rows[-1].found.values())
+            print(
+                f"  {rows[-1].tally.requests} requests ({rows[-1].tally.answers()}), "
+                f"{found} discrepancies, recovered without a hand: {rows[-1].recovered}",
+                flush=True,
+            )
+    finally:
+        lab.close()
+
+    discrepancies = sum(len(keys) for row in rows for keys in row.found.values())
+    unexpected = sum(row.tally.unexpected_5xx for row in rows)
+    unexpected += sum(store.warm_up.unexpected_5xx for store in stores.values())
+    last = f"faults: {len(rows)} phases, {discrepancies} discrepancies, {unexpected} unexpected 5xx"
+    minutes = (time.monotonic() - started) / 60
+    report = (
+        f"Fault drill, {datetime.now():%Y-%m-%d %H:%M}: {BUYERS} buyers, {SECONDS:.0f} s a "
+        f"phase, the fault from a third to two thirds of it, {minutes:.1f} minutes in all\n\n"
+        f"{table(rows)}\n\n{details(rows)}\n\n{last}\n"
+    )
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "faults.md").write_text(report)
+    print("\n" + table(rows) + "\n\n" + details(rows) + "\n")
+    if discrepancies or unexpected:
+        for name in ("web-postgres.log", "web-sqlite.log", "outbox-postgres.log"):
+            if (work / name).exists():
+                tail = (work / name).read_text(errors="replace").splitlines()[-40:]
+                print(f"--- the last lines of {work / name}:\n" + "\n".join(tail))
+        print(f"(logs and ledgers kept in {work})")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    print(last)
+    return 1 if discrepancies or unexpected else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
