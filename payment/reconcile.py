@@ -59,6 +59,8 @@ def payments_reconcile(*, grace_seconds: float | None = None) -> Counter:
             operation_finish(operation, State.FAILED, error="never reached the gateway")
         elif found.outcome == "succeeded":
             operation_finish(operation, State.SUCCEEDED, reference=found.reference)
+            if operation.purchase_id is None:  # its request gave up long ago
+                authorization_release(authorization=operation)
         else:
             operation_finish(operation, State.FAILED, error=f"{found.outcome} at the gateway")
         done[f"authorization found {operation.state}"] += 1

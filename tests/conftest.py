@@ -106,6 +106,7 @@ class FakeGateway:
         self.refunds: list[str] = []
         self.decline = False
         self.fail = False
+        self.lose_answers = False  # the operation happens, but its caller hears an error
         self.attempts = 0  # every authorize call, whatever its outcome
         self.operations: dict[str, OperationRecord] = {}
         self._n = itertools.count(1)
@@ -117,6 +118,8 @@ class FakeGateway:
 
     def _record(self, key: str, kind: str, reference: str, amount: int) -> None:
         self.operations[key] = OperationRecord(key, kind, "succeeded", reference, amount)
+        if self.lose_answers:
+            raise GatewayError("answer lost")
 
     def authorize(self, *, amount: int, idempotency_key: str) -> Authorization:
         self.attempts += 1

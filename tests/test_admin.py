@@ -28,6 +28,7 @@ def bought(user_client, vod, committed):
         "purchase/purchase",
         "purchase/idempotencykey",
         "payment/payment",
+        "payment/operation",
         "mileage/mileageaccount",
         "mileage/mileageentry",
         "vodstore/outboxevent",
@@ -41,6 +42,7 @@ def test_change_pages_render(admin_client, bought):
     for obj in (
         bought,
         Payment.objects.get(purchase_id=bought.id),
+        Payment.objects.get(purchase_id=bought.id).authorization,
         MileageAccount.objects.get(user_id=bought.user_id),
         MileageEntry.objects.first(),
         OutboxEvent.objects.first(),
