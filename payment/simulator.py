@@ -21,6 +21,7 @@ import random
 import sqlite3
 import threading
 import time
+import urllib.parse
 import uuid
 from dataclasses import asdict, dataclass, field
 from http import HTTPStatus
@@ -290,8 +291,11 @@ def make_handler(processor: Processor) -> type[BaseHTTPRequestHandler]:
             if self.path == "/control":
                 return self._answer(200, asdict(processor.knobs))
             if self.path.startswith("/operations/"):
-                found = processor.lookup(key=self.path.removeprefix("/operations/"))
-                return self._answer(200, found) if found else self._answer(404, {})
+                key = urllib.parse.unquote(self.path.removeprefix("/operations/"))
+                found = processor.lookup(key=key)
+                if found is None:
+                    return self._answer(404, {"error": "no such operation"})
+                return self._answer(200, found)
             if self.path == "/healthz":
                 return self._answer(200, {"status": "ok"})
             return self._answer(404, {"error": "no such endpoint"})

@@ -580,6 +580,7 @@ def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
         "SECURE_HTTPS": "false",
         "ALLOWED_HOSTS": "127.0.0.1",
         "PAYMENT_SIMULATED_LATENCY_MS": "0",
+        "PAYMENT_SIMULATED_LEDGER": str(work / "gateway.sqlite3"),
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "vodstore.settings",
         "BUYERS": str(BUYERS),

@@ -7,6 +7,7 @@ and `lookup` with its key tells the reconciler which."""
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 
 from django.conf import settings
@@ -41,8 +42,8 @@ class HttpGateway:
                 raise GatewayDeclined(detail) from exc
             if exc.code == 409:
                 raise GatewayRejected(detail) from exc
-            if exc.code == 404 and body is None:
-                return None
+            if exc.code == 404 and "no such operation" in detail:
+                return None  # the processor never made it (not: a wrong URL)
             raise GatewayError(f"processor answered {exc.code}: {detail}") from exc
         except (OSError, ValueError) as exc:  # refused, reset, timed out, garbled
             raise GatewayError(f"processor unreachable: {exc}") from exc
@@ -63,7 +64,7 @@ class HttpGateway:
         self._request("/refund", body)
 
     def lookup(self, *, idempotency_key: str) -> OperationRecord | None:
-        found = self._request(f"/operations/{idempotency_key}")
+        found = self._request(f"/operations/{urllib.parse.quote(idempotency_key, safe='')}")
         return OperationRecord.from_dict(found) if found else None
 
     def ledger(self) -> dict:
