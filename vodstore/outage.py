@@ -3,9 +3,9 @@
 One definition of an outage (`is_outage`) and of its answer (`outage_response`): JSON
 `service_unavailable` under /api/ (and for the operations endpoints), a styled "we'll
 be right back" page elsewhere. The page is rendered without the request's context
-processors, which would ask the database that is down. Three places use it: the API's
-exception handler, `OutageMiddleware` for views, and `server_error` (the project's
-`handler500`) for what fails in a middleware, such as a session read."""
+processors, which would ask the database that is down. It is used by the API's
+exception handler, `OutageMiddleware` for views, and the project's `handler500` and
+`handler400` for what fails in a middleware (a session that cannot be saved)."""
 
 import logging
 import sys
@@ -84,6 +84,14 @@ class OutageMiddleware:
 
     def process_exception(self, request: HttpRequest, exc: Exception) -> HttpResponse | None:
         return outage_response(request, exc) if is_outage(exc) else None
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """`handler400`: Django answers a session it could not save as 400 ("session
+    interrupted"); when the database was what failed, it is an outage."""
+    if is_outage(exception):
+        return outage_response(request, exception)
+    return defaults.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:

@@ -46,6 +46,7 @@ api_patterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
+handler400 = "vodstore.outage.bad_request"
 handler500 = "vodstore.outage.server_error"
 
 urlpatterns = [

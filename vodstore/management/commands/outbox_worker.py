@@ -14,7 +14,7 @@ from vodstore import events
 
 logger = logging.getLogger(__name__)
 
-MAX_BACKOFF_SECONDS = 30.0
+MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 0.5, 30.0
 
 
 class Command(BaseCommand):
@@ -43,7 +43,7 @@ class Command(BaseCommand):
     def handle(self, *args, once, until_idle, interval, batch, reconcile_every, **options):
         from payment.reconcile import payments_reconcile  # the worker runs payment's job
 
-        backoff = interval
+        backoff = max(interval, MIN_BACKOFF_SECONDS)
         next_reconcile = time.monotonic()
         while True:
             try:
@@ -58,7 +58,7 @@ class Command(BaseCommand):
                     if reconciled:
                         self.stdout.write(f"reconciled {dict(done)}")
                     next_reconcile = time.monotonic() + reconcile_every
-                backoff = interval
+                backoff = max(interval, MIN_BACKOFF_SECONDS)
             except Exception:
                 # The database or Redis is down (or a bug): never die of it.
                 logger.exception("outbox worker: pass failed; retrying in %.1f s", backoff)
