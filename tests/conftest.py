@@ -249,6 +249,7 @@ def assert_books_balance() -> None:
         if purchase.status == "cancelled":
             assert (net or 0) == 0, f"cancelled purchase {purchase.id} left {net} points"
         elif purchase.payment_method == "card":
-            assert net == settings.MILEAGE_EARN_PER_PURCHASE
+            earned = settings.MILEAGE_EARN_PER_PURCHASE if purchase.amount else None
+            assert net == earned, f"card purchase {purchase.id} of ₩{purchase.amount}: {net}"
         else:
             assert net == -settings.MILEAGE_FREE_VOD_COST

@@ -7,9 +7,10 @@ import pytest
 from django.db import OperationalError
 from django.urls import reverse
 
+from mileage.models import MileageEntry
 from purchase.models import Purchase
 from purchase.services import purchase_cancel, purchase_create
-from tests.conftest import make_vod
+from tests.conftest import assert_books_balance, make_vod
 
 pytestmark = pytest.mark.django_db
 
@@ -133,3 +134,21 @@ def test_the_header_hides_the_balance_when_it_cannot_be_read(signed_in, monkeypa
     assert response.status_code == 200
     assert "balance-chip" not in response.content.decode()
     assert "My mileage" in text(response)  # the rest of the header is there
+
+
+def test_a_film_of_no_price_earns_no_points_and_its_cancel_takes_none(user_client, user, committed):
+    """Points reward money paid: a ₩0 film bought "by card" earns nothing (five of them
+    once bought a ₩10,000,000 film), and cancelling it takes nothing back."""
+    free = make_vod(price=0)
+    with committed():
+        response = user_client.post("/api/purchases/", {"vod": free.id}, format="json")
+    assert response.status_code == 201
+    assert user_client.get("/api/mileage/").json()["balance"] == 0
+    assert not MileageEntry.objects.filter(purchase_id=response.json()["id"]).exists()
+
+    with committed():
+        user_client.post(f"/api/purchases/{response.json()['id']}/cancel/")
+
+    assert user_client.get("/api/mileage/").json()["balance"] == 0
+    assert not MileageEntry.objects.exists()
+    assert_books_balance()
