@@ -19,6 +19,7 @@ import http.client
 import json
 import os
 import random
+import re
 import secrets
 import shutil
 import signal
@@ -54,7 +55,6 @@ EVENTS_RETRY_MAX = 5  # EVENTS_RETRY_MAX_SECONDS: a failed handler is retried wi
 REQUEST_TIMEOUT = 10.0
 LOST_ANSWER_TIMEOUT = 0.3  # a buyer who stops waiting: the answer never reaches them
 RETRY_GRACE = 15.0  # after a phase's load, seconds a buyer may still retry for an answer
-REDIS_NO_DISK = ["--save", "", "--appendonly", "no"]  # a cache: nothing to keep
 GUNICORN = ["--workers", "3", "--worker-class", "gthread", "--threads", "40", "--timeout", "60"]
 
 NO_ANSWER = 0  # connection refused, reset or timed out
@@ -313,7 +313,6 @@ class Lab:
         self.env: dict = {}  # the store being served
         self.pg_data = work / "pg"
         self.pg_home = work / "pg-run"  # its socket and log, owned by postgres
-        self.pg_started = False
 
     def spawn(self, name: str, args: list, *, log: str, env: dict | None = None) -> None:
         self.logs[name] = self.work / log
@@ -326,9 +325,6 @@ class Lab:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # Ctrl-C reaches the drill, which stops them in order
             )
-
-    def alive(self, name: str) -> bool:
-        return name in self.procs and self.procs[name].poll() is None
 
     def stop(self, name: str, *, timeout: float = 40) -> None:
         proc = self.procs.pop(name, None)
@@ -350,17 +346,14 @@ class Lab:
     def close(self) -> None:
         for name in reversed(list(self.procs)):
             self.stop(name)
-        if self.pg_started:
+        if (self.pg_data / "PG_VERSION").exists():
             self.postgres_stop()
         shutil.rmtree(self.pg_data, ignore_errors=True)
 
     # -- Redis ----------------------------------------------------------------------
     def redis_start(self) -> None:
-        self.spawn(
-            "redis",
-            [command("redis-server"), "--port", REDIS_PORT, "--bind", HOST, *REDIS_NO_DISK],
-            log="redis.log",
-        )
+        options = f"--port {REDIS_PORT} --bind {HOST} --appendonly no".split()
+        self.spawn("redis", [command("redis-server"), *options, "--save", ""], log="redis.log")
         wait_until(lambda: redis_ping(REDIS_PORT), "Redis")
 
     def redis_stop(self) -> None:
@@ -373,71 +366,40 @@ class Lab:
         os.kill(self.procs["redis"].pid, signal.SIGCONT)
 
     # -- PostgreSQL -------------------------------------------------------------------
-    def as_postgres(self, *args, check: bool = True):
+    def as_postgres(self, program: str, *args, check: bool = True):
         """initdb and postgres refuse root: as root, run them as the postgres user."""
         prefix = [command("runuser"), "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return run([*prefix, *args], cwd=self.pg_home, check=check, start_new_session=True)
+        return run(
+            [*prefix, command(program), *args],
+            cwd=self.pg_home,
+            check=check,
+            start_new_session=True,
+        )
 
     def postgres_init(self) -> None:
         for folder in (self.pg_data, self.pg_home):
             folder.mkdir()
             if os.geteuid() == 0:
                 shutil.chown(folder, "postgres", "postgres")
-        self.as_postgres(
-            command("initdb"),
-            "-D",
-            self.pg_data,
-            "-U",
-            "postgres",
-            "--auth=trust",
-            "--encoding=UTF8",
-            "--no-sync",
-        )
+        options = ["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"]
+        self.as_postgres("initdb", "-D", self.pg_data, *options)
         self.postgres_start()
-        run([command("createdb"), "-h", HOST, "-p", PG_PORT, "-U", "postgres", "vodstore"])
+        run([command("createdb"), *f"-h {HOST} -p {PG_PORT} -U postgres vodstore".split()])
 
     def postgres_start(self) -> None:
-        options = f"-p {PG_PORT} -k {self.pg_home} -c listen_addresses={HOST}"
-        self.as_postgres(
-            command("pg_ctl"),
-            "-D",
-            self.pg_data,
-            "-o",
-            f"{options} -c max_connections=200",
-            "-l",
-            self.pg_home / "postgres.log",
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
-        self.pg_started = True
+        server = f"-p {PG_PORT} -k {self.pg_home} -c listen_addresses={HOST}"
+        server += " -c max_connections=200"  # 3 workers x 40 threads, and the commands
+        log = self.pg_home / "postgres.log"
+        self.as_postgres("pg_ctl", "-D", self.pg_data, "-o", server, "-l", log, "-w", "start")
 
     def postgres_stop(self) -> None:
-        self.as_postgres(
-            command("pg_ctl"), "-D", self.pg_data, "-m", "immediate", "-w", "stop", check=False
-        )
-        self.pg_started = False
+        self.as_postgres("pg_ctl", "-D", self.pg_data, "-m", "immediate", "-w", "stop", check=False)
 
     # -- the processor ------------------------------------------------------------------
     def gateway_start(self, ledger: Path) -> None:
-        self.spawn(
-            "gateway",
-            [
-                sys.executable,
-                "-m",
-                "payment.simulator",
-                "--host",
-                HOST,
-                "--port",
-                GATEWAY_PORT,
-                "--ledger",
-                ledger,
-                "--latency-ms",
-                GATEWAY_LATENCY,
-            ],
-            log="gateway.log",
-        )
+        options = f"--host {HOST} --port {GATEWAY_PORT} --latency-ms {GATEWAY_LATENCY}".split()
+        simulator = [sys.executable, "-m", "payment.simulator", *options, "--ledger", ledger]
+        self.spawn("gateway", simulator, log="gateway.log")
         wait_for(f"{GATEWAY}/healthz")
 
     def gateway_failing(self) -> None:
@@ -447,27 +409,15 @@ class Lab:
         gateway_call("/control", {"latency_ms": "2500-3500"})
 
     def gateway_healthy(self) -> None:
-        gateway_call(
-            "/control",
-            {"latency_ms": GATEWAY_LATENCY, "failure_rate": 0, "lost_answer_rate": 0},
-        )
+        healthy = {"latency_ms": GATEWAY_LATENCY, "failure_rate": 0, "lost_answer_rate": 0}
+        gateway_call("/control", healthy)
 
     # -- the store --------------------------------------------------------------------
     def web_start(self) -> None:
-        self.spawn(
-            "web",
-            [
-                BIN / "gunicorn",
-                "vodstore.wsgi:application",
-                "--bind",
-                f"{HOST}:{WEB_PORT}",
-                *GUNICORN,
-                "--log-level",
-                "warning",
-            ],
-            log=f"web-{self.env['FAULTS_STORE']}.log",
-            env=self.env,
-        )
+        server = ["vodstore.wsgi:application", "--bind", f"{HOST}:{WEB_PORT}", *GUNICORN]
+        server += ["--log-level", "warning"]
+        log = f"web-{self.env['FAULTS_STORE']}.log"
+        self.spawn("web", [BIN / "gunicorn", *server], log=log, env=self.env)
         wait_for(f"{STORE}/healthz", seconds=60)
 
     def web_kill_workers(self) -> None:
@@ -476,12 +426,9 @@ class Lab:
                 os.kill(pid, signal.SIGKILL)
 
     def outbox_start(self) -> None:
-        self.spawn(
-            "outbox",
-            [sys.executable, "manage.py", "outbox_worker", "--interval", "0.5"],
-            log=f"outbox-{self.env['FAULTS_STORE']}.log",
-            env=self.env,
-        )
+        worker = [sys.executable, "manage.py", "outbox_worker", "--interval", "0.5"]
+        log = f"outbox-{self.env['FAULTS_STORE']}.log"
+        self.spawn("outbox", worker, log=log, env=self.env)
 
     def outbox_kill(self) -> None:
         proc = self.procs.pop("outbox")
@@ -498,14 +445,11 @@ class Lab:
     def revive(self) -> list[str]:
         """Start again what died on its own, as a supervisor would; say what it was."""
         notes = []
-        for name, start in (
-            ("web", self.web_start),
-            ("outbox", self.outbox_start),
-        ):
+        for name, start in (("web", self.web_start), ("outbox", self.outbox_start)):
             proc = self.procs.get(name)
             if proc is not None and proc.poll() is not None:
                 notes.append(f"{name} exited by itself ({proc.returncode}); started again")
-                self.procs.pop(name)
+                del self.procs[name]
                 start()
         return notes
 
@@ -586,6 +530,7 @@ class Tally:
     statuses: Counter = field(default_factory=Counter)
     without_retry_after: Counter = field(default_factory=Counter)  # 503s and 429s
     server_errors: list[str] = field(default_factory=list)  # 5xx other than 503
+    gave_up: int = 0  # buys and cancels still without a final answer when time ran out
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, what: str, answer: Answer) -> None:
@@ -700,6 +645,8 @@ class Buyer:
             if wait is None:
                 return answer
             sleep_until(min(time.monotonic() + wait, give_up_at))
+        with tally.lock:
+            tally.gave_up += 1
         return None
 
     def heard(self, order: dict, answer: Answer | None) -> None:
@@ -722,8 +669,10 @@ class Buyer:
             if wait is None:
                 break
             sleep_until(min(time.monotonic() + wait, give_up_at))
-        else:
-            return None  # no final answer: the buyer still thinks it owns the film
+        else:  # no final answer: the buyer still thinks it owns the film
+            with tally.lock:
+                tally.gave_up += 1
+            return None
         if answer.status == 200:
             with self.told.lock:
                 self.told.cancelled.add(purchase_id)
@@ -756,64 +705,56 @@ class Store:
 class Phase:
     name: str
     what: str
-    store: str  # "postgres" or "sqlite"
     start: Callable[[Lab], None] | None = None  # a third of the way in
     end: Callable[[Lab], None] | None = None  # at two thirds
+    store: str = "postgres"  # or "sqlite"
 
 
 PHASES = [
-    Phase("baseline", "no fault", "postgres"),
+    Phase("baseline", "no fault"),
     Phase(
         "kill-web",
         "kill -9 every gunicorn worker, twice (the master starts new ones)",
-        "postgres",
-        Lab.web_kill_workers,
-        Lab.web_kill_workers,
+        start=Lab.web_kill_workers,
+        end=Lab.web_kill_workers,
     ),
     Phase(
         "kill-outbox",
         "kill -9 the outbox worker; a new one starts later",
-        "postgres",
-        Lab.outbox_kill,
-        Lab.outbox_start,
+        start=Lab.outbox_kill,
+        end=Lab.outbox_start,
     ),
     Phase(
         "redis-down",
-        "stop Redis; start it again on its port",
-        "postgres",
-        Lab.redis_stop,
-        Lab.redis_start,
+        "stop Redis; start it again on its port, empty",
+        start=Lab.redis_stop,
+        end=Lab.redis_start,
     ),
-    Phase(
-        "redis-frozen", "SIGSTOP Redis, then SIGCONT", "postgres", Lab.redis_freeze, Lab.redis_thaw
-    ),
+    Phase("redis-frozen", "SIGSTOP Redis, then SIGCONT", Lab.redis_freeze, Lab.redis_thaw),
     Phase(
         "postgres-down",
         "pg_ctl stop -m immediate, then start it again (crash recovery)",
-        "postgres",
-        Lab.postgres_stop,
-        Lab.postgres_start,
+        start=Lab.postgres_stop,
+        end=Lab.postgres_start,
     ),
     Phase(
         "gateway-failing",
         "the processor fails half its calls and loses 30 % of its answers; then heals",
-        "postgres",
-        Lab.gateway_failing,
-        Lab.gateway_healthy,
+        start=Lab.gateway_failing,
+        end=Lab.gateway_healthy,
     ),
     Phase(
         "gateway-slow",
         "the processor answers in 2.5-3.5 s, over the store's 2 s guard; then fast",
-        "postgres",
-        Lab.gateway_slow,
-        Lab.gateway_healthy,
+        start=Lab.gateway_slow,
+        end=Lab.gateway_healthy,
     ),
     Phase(
         "sqlite-kill-web",
-        "the store on SQLite and local-memory cache: kill -9 every web worker, twice",
-        "sqlite",
-        Lab.web_kill_workers,
-        Lab.web_kill_workers,
+        "the store on SQLite with a local-memory cache: kill -9 every web worker, twice",
+        start=Lab.web_kill_workers,
+        end=Lab.web_kill_workers,
+        store="sqlite",
     ),
 ]
 
@@ -825,6 +766,7 @@ class Row:
     found: dict[str, list[str]]  # discrepancies this phase's check found first
     recovered: str
     notes: list[str]
+    logged: list["Logged"]
 
 
 def store_env(work: Path, name: str, database_url: str, cache_url: str | None) -> dict:
@@ -899,19 +841,27 @@ def open_store(lab: Lab, name: str) -> Store:
     return Store(name, env, buyers, told, tally)
 
 
-def drain_outbox(env: dict) -> str:
+def drain_outbox(env: dict, *, until_idle: bool) -> str:
     """Deliver every due event: `outbox_worker --until-idle`, or `--once` until a pass
-    claims nothing where that flag is not there yet."""
-    if "--until-idle" in django(env, "outbox_worker", "--help").stdout:
+    claims nothing where that flag is not there yet. What went wrong, if anything."""
+    if until_idle:
         done = django(env, "outbox_worker", "--until-idle", check=False)
-        return "" if done.returncode == 0 else f"outbox_worker --until-idle: {done.stderr[-500:]}"
+        return "" if done.returncode == 0 else f"outbox_worker --until-idle: {done.stderr[-800:]}"
     for _ in range(50):
         done = django(env, "outbox_worker", "--once", check=False)
         if done.returncode:
-            return f"outbox_worker --once: {done.stderr[-500:]}"
+            return f"outbox_worker --once: {done.stderr[-800:]}"
         if "claimed" not in done.stdout:
             return ""
     return "outbox_worker --once still claimed events after 50 passes"
+
+
+def reconcile(env: dict) -> str:
+    """`payments_reconcile`: finish the operations left in doubt. What went wrong."""
+    done = django(env, "payments_reconcile", check=False)
+    if done.returncode:
+        return f"payments_reconcile exited {done.returncode}: {(done.stdout + done.stderr)[-800:]}"
+    return ""
 
 
 def settle(lab: Lab, store: Store) -> tuple[dict, str, list[str]]:
@@ -920,24 +870,24 @@ def settle(lab: Lab, store: Store) -> tuple[dict, str, list[str]]:
     notes = lab.revive()
     time.sleep(RECONCILE_GRACE + 1)  # operations in doubt are older than the grace now
     reconciler = "payments_reconcile" in django(store.env, "help").stdout
+    until_idle = "--until-idle" in django(store.env, "outbox_worker", "--help").stdout
     if not reconciler:
         notes.append("manage.py payments_reconcile does not exist (yet)")
     ledger_file = lab.work / f"ledger-{store.name}.json"
     told_file = lab.work / f"told-{store.name}.json"
+    books_env = {**store.env, "FAULTS_LEDGER": str(ledger_file), "FAULTS_TOLD": str(told_file)}
     for attempt in range(4):
-        for problem in (drain_outbox(store.env), reconcile(store.env) if reconciler else ""):
-            if problem:
-                notes.append(problem)
-        if drained := drain_outbox(store.env):
-            notes.append(drained)
+        notes.append(drain_outbox(store.env, until_idle=until_idle))
+        if reconciler:
+            notes.append(reconcile(store.env))
+            notes.append(drain_outbox(store.env, until_idle=until_idle))  # what it published
         ledger_file.write_text(json.dumps(gateway_call("/ledger")))
         told_file.write_text(store.told.as_json())
-        books = django_script(
-            {**store.env, "FAULTS_LEDGER": str(ledger_file), "FAULTS_TOLD": str(told_file)}, BOOKS
-        )
+        books = django_script(books_env, BOOKS)
         if not books["summary"]["events_waiting"] or attempt == 3:
             break
         time.sleep(EVENTS_RETRY_MAX)  # a failed handler's next try is due by then
+    notes = [note for note in dict.fromkeys(notes) if note]
     if books["summary"]["events_waiting"]:
         notes.append(f"{books['summary']['events_waiting']} events still waiting")
     if not reconciler:
@@ -945,49 +895,92 @@ def settle(lab: Lab, store: Store) -> tuple[dict, str, list[str]]:
     check = django(store.env, "payments_reconcile", "--check", check=False)
     if check.returncode == 0:
         return books, "yes", notes
-    notes.append(
-        f"payments_reconcile --check exited {check.returncode}:\n"
-        + (check.stdout + check.stderr).strip()[-2000:]
-    )
+    output = (check.stdout + check.stderr).strip()[-2000:]
+    notes.append(f"payments_reconcile --check exited {check.returncode}:\n{output}")
     return books, "no", notes
 
 
-def reconcile(env: dict) -> str:
-    done = django(env, "payments_reconcile", check=False)
-    if done.returncode:
-        return f"payments_reconcile exited {done.returncode}: {(done.stdout + done.stderr)[-800:]}"
-    return ""
+# --- what the store logged ----------------------------------------------------------
+
+RECORD = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ (?P<level>[A-Z]+) (?P<logger>\S+): (?P<message>.*)")
+GUNICORN_RECORD = re.compile(r"^\[[^]]+\] \[\d+\] \[(?P<level>[A-Z]+)\] (?P<message>.*)")
+TRACEBACK = re.compile(r"^(\s|Traceback |During handling |The above exception |$)")
+EXCEPTION = re.compile(r"^[A-Za-z_][\w.]*(: .*)?$")  # the last line of a traceback
 
 
-def log_size(lab: Lab) -> int:
-    path = lab.logs.get("web")
-    return path.stat().st_size if path and path.exists() else 0
+@dataclass
+class Logged:
+    """Log records alike but for their numbers and ids, counted, with one in full."""
+
+    level: str
+    logger: str
+    message: str
+    exception: str = ""
+    count: int = 0
+    sample: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        raised = f" -> {self.exception}" if self.exception else ""
+        return f"{self.count}x {self.level} {self.logger}: {self.message}{raised}"[:400]
 
 
-def tracebacks(path: Path, offset: int) -> list[str]:
-    """The tracebacks (and error lines) written to a log after `offset`, each once."""
-    with open(path, errors="replace") as log:
-        log.seek(offset)
-        lines = log.read().splitlines()
-    found: dict[str, str] = {}
-    block: list[str] = []
-    for line in lines:
-        if line.startswith("Traceback (most recent call last)"):
-            block = [line]
-        elif block and (line.startswith((" ", "\t")) or not line.strip()):
-            block.append(line)
-        elif block:
-            block.append(line)
-            found.setdefault(line, "\n".join(block))
-            block = []
-    return list(found.values())
+def read_logs(logs: list[tuple[Path, int]]) -> list[Logged]:
+    """The records store processes logged (each log from its offset), grouped, but the
+    expected refusals (django.request's warnings about 4xx answers) and what commands
+    print as they go ("claimed 3 event(s)")."""
+    records: list[list[str]] = []
+    for path, offset in logs:
+        with open(path, errors="replace") as log:
+            log.seek(offset)
+            lines = log.read().splitlines()
+        current: list[str] | None = None
+        for line in lines:
+            if RECORD.match(line) or GUNICORN_RECORD.match(line):
+                current = [line]
+                records.append(current)
+            elif current is not None and (TRACEBACK.match(line) or EXCEPTION.match(line)):
+                current.append(line)
+    groups: dict[tuple, Logged] = {}
+    for record in records:
+        found = RECORD.match(record[0]) or GUNICORN_RECORD.match(record[0])
+        level, message = found["level"], found["message"]
+        logger = found.groupdict().get("logger", "gunicorn")
+        if logger == "django.request" and level == "WARNING":
+            continue
+        raised = [line for line in record[1:] if EXCEPTION.match(line)]
+        key = (level, logger, re.sub(r"[0-9a-f-]{36}|\d+", "#", message))
+        group = groups.setdefault(key, Logged(level, logger, key[2]))
+        group.count += 1
+        group.exception = raised[-1] if raised else group.exception
+        if raised and not group.sample:
+            group.sample = compact(record)
+    return list(groups.values())
+
+
+def compact(record: list[str]) -> list[str]:
+    """A logged traceback with the store's own frames only (the library's are "...")."""
+    kept: list[str] = []
+    ours = True
+    for line in record:
+        if line.startswith('  File "'):
+            ours = str(ROOT) in line and "/.venv/" not in line
+            if ours:
+                kept.append(line)
+            elif kept[-1] != "  ...":
+                kept.append("  ...")
+        else:
+            # the record, the exceptions and their detail; the store's own source lines
+            source = line.startswith("    ")
+            if not source or (ours and line.strip(" ^~")):
+                kept.append(line)
+    return kept
 
 
 def run_phase(lab: Lab, store: Store, phase: Phase) -> Row:
     tally = Tally()
     half = (store.phases_run % 2) * BUYERS
     store.phases_run += 1
-    log_start = log_size(lab)
+    offsets = {name: path.stat().st_size for name, path in lab.logs.items() if path.exists()}
     begun = time.monotonic()
     until = begun + SECONDS
     give_up_at = until + RETRY_GRACE
@@ -997,19 +990,17 @@ def run_phase(lab: Lab, store: Store, phase: Phase) -> Row:
     ]
     for thread in threads:
         thread.start()
-    try:
-        sleep_until(begun + SECONDS / 3)
-        if phase.start:
-            phase.start(lab)
-        sleep_until(begun + 2 * SECONDS / 3)
-    finally:
-        if phase.end:
-            phase.end(lab)
+    sleep_until(begun + SECONDS / 3)
+    if phase.start:
+        phase.start(lab)
+    sleep_until(begun + 2 * SECONDS / 3)
+    if phase.end:  # (on an error or Ctrl-C, Lab.close stops what is broken, too)
+        phase.end(lab)
     for thread in threads:
         thread.join(timeout=max(0.0, give_up_at + REQUEST_TIMEOUT + 5 - time.monotonic()))
     notes = []
-    if stuck := sum(thread.is_alive() for thread in threads):
-        notes.append(f"{stuck} buyers were still waiting for an answer")
+    if tally.gave_up:
+        notes.append(f"{tally.gave_up} buys or cancels had no final answer in time")
     books, recovered, settle_notes = settle(lab, store)
     notes += settle_notes
     found = {kind: sorted(set(keys) - store.seen) for kind, keys in books["found"].items()}
@@ -1017,15 +1008,14 @@ def run_phase(lab: Lab, store: Store, phase: Phase) -> Row:
         store.seen.update(keys)
     summary = books["summary"]
     notes.append(
-        f"books: purchases {summary['purchases']}, charges {summary['charges']}, "
-        f"{summary['unused_charges']} charges no payment names, "
+        f"books: purchases {summary['purchases']}, charges {summary['charges']} "
+        f"({summary['unused_charges']} named by no payment), "
         f"{summary['events_failed']} events failed"
     )
     if tally.server_errors:
         notes.append("5xx other than 503: " + "; ".join(tally.server_errors[:3]))
-    if "web" in lab.logs:
-        notes += [f"gunicorn log:\n{tb}" for tb in tracebacks(lab.logs["web"], log_start)[:3]]
-    return Row(phase, tally, found, recovered, notes)
+    logs = [(lab.logs[name], offsets.get(name, 0)) for name in ("web", "outbox")]
+    return Row(phase, tally, found, recovered, notes, read_logs(logs))
 
 
 # --- the report -----------------------------------------------------------------------
@@ -1045,16 +1035,29 @@ def table(rows: list[Row]) -> str:
 
 
 def details(rows: list[Row]) -> str:
+    """Each phase: what it did, the discrepancies it found, notes, what the store logged."""
     out = []
     for row in rows:
-        out.append(f"- **{row.phase.name}** ({row.phase.what})")
+        out.append(f"- **{row.phase.name}**: {row.phase.what}")
         for kind, label in KINDS.items():
-            if row.found[kind]:
-                shown = "; ".join(row.found[kind][:5])
-                more = f" (and {len(row.found[kind]) - 5} more)" if len(row.found[kind]) > 5 else ""
-                out.append(f"  - {label}: {shown}{more}")
+            if keys := row.found[kind]:
+                more = f" (and {len(keys) - 5} more)" if len(keys) > 5 else ""
+                out.append(f"  - {label}: {'; '.join(keys[:5])}{more}")
         out += ["  - " + note.replace("\n", "\n    ") for note in row.notes]
+        out += [f"  - logged: {group.line()}" for group in row.logged]
     return "\n".join(out)
+
+
+def tracebacks(rows: list[Row]) -> str:
+    """One traceback of each kind of error the store logged, and of each 5xx."""
+    shown: dict[tuple, list[str]] = {}
+    for row in rows:
+        for group in row.logged:
+            if group.sample and group.level in ("ERROR", "CRITICAL"):
+                key = (group.logger != "django.request", group.logger, group.message)
+                shown.setdefault((*key, group.exception), group.sample)
+    samples = [shown[key] for key in sorted(shown)][:8]  # the 5xx first
+    return "\n\n".join("```\n" + "\n".join(sample) + "\n```" for sample in samples)
 
 
 def chosen_phases() -> list[Phase]:
@@ -1085,7 +1088,7 @@ def preflight(phases: list[Phase]) -> None:
 def main() -> int:
     phases = chosen_phases()
     preflight(phases)
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # stop everything on the way out
+    signal.signal(signal.SIGTERM, signal.default_int_handler)  # stop what it started, too
     work = Path(tempfile.mkdtemp(prefix="vod-faults-"))
     work.chmod(0o711)  # the postgres user reaches its folders inside
     lab = Lab(work)
@@ -1100,13 +1103,10 @@ def main() -> int:
     try:
         for phase in phases:
             if phase.store not in stores:
-                if stores:  # another database: serve it instead (its services stay up)
-                    lab.stop("outbox")
-                    lab.stop("web")
                 stores[phase.store] = open_store(lab, phase.store)
             print(f"- {phase.name}: {phase.what}", flush=True)
             rows.append(run_phase(lab, stores[phase.store], phase))
-            found = sum(len(v) for v in rows[-1].found.values())
+            found = sum(len(keys) for keys in rows[-1].found.values())
             print(
                 f"  {rows[-1].tally.requests} requests ({rows[-1].tally.answers()}), "
                 f"{found} discrepancies, recovered without a hand: {rows[-1].recovered}",
@@ -1120,26 +1120,35 @@ def main() -> int:
     unexpected += sum(store.warm_up.unexpected_5xx for store in stores.values())
     last = f"faults: {len(rows)} phases, {discrepancies} discrepancies, {unexpected} unexpected 5xx"
     minutes = (time.monotonic() - started) / 60
-    report = (
-        f"Fault drill, {datetime.now():%Y-%m-%d %H:%M}: {BUYERS} buyers, {SECONDS:.0f} s a "
-        f"phase, the fault from a third to two thirds of it, {minutes:.1f} minutes in all\n\n"
-        f"{table(rows)}\n\n{details(rows)}\n\n{last}\n"
+    errors = tracebacks(rows)
+    report = "\n\n".join(
+        [
+            f"Fault drill, {datetime.now():%Y-%m-%d %H:%M}: {BUYERS} buyers, {SECONDS:.0f} s a "
+            f"phase, the fault from a third to two thirds of it; {minutes:.1f} minutes in all",
+            table(rows),
+            details(rows),
+            *(["Tracebacks the store logged:", errors] if errors else []),
+            last,
+        ]
     )
     reports = ROOT / "reports"
     reports.mkdir(exist_ok=True)
-    (reports / "faults.md").write_text(report)
-    print("\n" + table(rows) + "\n\n" + details(rows) + "\n")
-    if discrepancies or unexpected:
-        for name in ("web-postgres.log", "web-sqlite.log", "outbox-postgres.log"):
-            if (work / name).exists():
-                tail = (work / name).read_text(errors="replace").splitlines()[-40:]
-                print(f"--- the last lines of {work / name}:\n" + "\n".join(tail))
-        print(f"(logs and ledgers kept in {work})")
+    (reports / "faults.md").write_text(report + "\n")
+    print("\n" + report.removesuffix(last).rstrip() + "\n")
+    failed = bool(discrepancies or unexpected)
+    if failed:
+        for log in sorted(work.glob("web-*.log")):
+            tail = log.read_text(errors="replace").splitlines()[-30:]
+            print(f"--- the last lines of {log}:\n" + "\n".join(tail))
+        print(f"(logs and the processor's ledgers are kept in {work})")
     else:
         shutil.rmtree(work, ignore_errors=True)
     print(last)
-    return 1 if discrepancies or unexpected else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit("faults: interrupted; what it started is stopped")

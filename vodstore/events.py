@@ -24,7 +24,9 @@ from django.db.models import Count
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from vodstore.errors import DomainError
 from vodstore.models import EventDelivery, OutboxEvent
+from vodstore.outage import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -165,11 +167,20 @@ def _deliver(row: OutboxEvent, already_done: set[str]) -> bool:
             # else another process recorded this handler's success first: its work
             # stands, and (atomic) ours was rolled back with the duplicate record.
         except Exception as exc:
-            logger.exception("event %s (%s): handler %s failed", row.id, row.type, name)
+            _log_failure(row, name, exc)
             errors.append(f"{name}: {exc!r}")
     if not recorded:
         _record_outcome(row, errors)
     return not errors
+
+
+def _log_failure(row: OutboxEvent, name: str, exc: Exception) -> None:
+    """A handler told to come back later (the gateway is busy, a service is down) is
+    an expected retry: one line. Anything else is a bug: the whole traceback."""
+    if (isinstance(exc, DomainError) and exc.status_code == 503) or is_outage(exc):
+        logger.warning("event %s (%s): handler %s will be retried: %s", row.id, row.type, name, exc)
+    else:
+        logger.exception("event %s (%s): handler %s failed", row.id, row.type, name)
 
 
 def _record_success(row: OutboxEvent, name: str, *, mark_delivered: bool) -> None:

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 
 from vodstore import events
+from vodstore.outage import is_outage
 
 logger = logging.getLogger(__name__)
 
@@ -59,9 +60,12 @@ class Command(BaseCommand):
                         self.stdout.write(f"reconciled {dict(done)}")
                     next_reconcile = time.monotonic() + reconcile_every
                 backoff = max(interval, MIN_BACKOFF_SECONDS)
-            except Exception:
+            except Exception as exc:
                 # The database or Redis is down (or a bug): never die of it.
-                logger.exception("outbox worker: pass failed; retrying in %.1f s", backoff)
+                if is_outage(exc):
+                    logger.warning("outbox worker: %r; retrying in %.1f s", exc, backoff)
+                else:
+                    logger.exception("outbox worker: pass failed; retrying in %.1f s", backoff)
                 for connection in connections.all():
                     connection.close_if_unusable_or_obsolete()
                     connection.close()
