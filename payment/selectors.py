@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from payment.models import Payment
+from payment.models import Operation, Payment
 from payment.services import PaymentInfo, payment_info
 
 
@@ -19,3 +19,13 @@ def payments_by_purchase(*, purchase_ids: list[int]) -> dict[int, PaymentInfo]:
     return {
         p.purchase_id: payment_info(p) for p in Payment.objects.filter(purchase_id__in=purchase_ids)
     }
+
+
+def purchase_paid_by_request(*, request_key: str) -> int | None:
+    """The purchase that the buyer's request named `request_key` paid for, if one
+    committed (its process may have died before answering)."""
+    return (
+        Operation.objects.filter(request_key=request_key, purchase_id__isnull=False)
+        .values_list("purchase_id", flat=True)
+        .first()
+    )

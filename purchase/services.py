@@ -6,6 +6,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.selectors import VodNotFound, vod_get_for_sale
+from payment.selectors import payments_by_purchase, purchase_paid_by_request
 from payment.services import (
     PaymentInfo,
     payment_authorize,
@@ -46,7 +47,8 @@ def purchase_create(
     the events then commit together. Once the transaction has ended, however it ended,
     the payment service reads the database and captures the authorization if the
     purchase committed or voids it if not. `request_key` names the buyer's request
-    (its idempotency key), so a retry after a crash resumes the same authorization.
+    (its idempotency key), so a retry after a crash resumes the same authorization,
+    and a retry of a request that did buy the film is told of that purchase.
     Raises `VodNotAvailable`, `AlreadyOwned`, `PaymentDeclined`, `PaymentUnavailable`
     or `InsufficientMileage`."""
     try:
@@ -54,7 +56,7 @@ def purchase_create(
     except VodNotFound as exc:
         raise VodNotAvailable(errors={"vod": ["No film on sale has this id."]}) from exc
     if _owns(user_id=user_id, vod_id=vod_id):
-        raise AlreadyOwned()
+        return _bought_by_this_request(request_key, idempotency_key_id)
 
     authorization = payment_authorize(
         method=payment_method, price=vod.price, user_id=user_id, request_key=request_key
@@ -82,14 +84,29 @@ def purchase_create(
             )
             if idempotency_key_id is not None:
                 IdempotencyKey.objects.filter(pk=idempotency_key_id).update(purchase_id=purchase.id)
-    except IntegrityError as exc:
+    except IntegrityError:
         # The partial unique constraint: a concurrent request bought it first.
         if _owns(user_id=user_id, vod_id=vod_id):
-            raise AlreadyOwned() from exc
+            return _bought_by_this_request(request_key, idempotency_key_id)
         raise
     finally:
         payment_settle(authorization=authorization)
     return PurchaseResult(purchase=purchase, payment=payment)
+
+
+def _bought_by_this_request(
+    request_key: str | None, idempotency_key_id: int | None
+) -> PurchaseResult:
+    """The purchase of a film the buyer owns, when this very request bought it (a
+    retry that took over the claim of a request still finishing, or whose process
+    died after the commit), told as a replay would; otherwise `AlreadyOwned`."""
+    purchase_id = request_key and purchase_paid_by_request(request_key=request_key)
+    if not purchase_id:
+        raise AlreadyOwned()
+    if idempotency_key_id is not None:
+        IdempotencyKey.objects.filter(pk=idempotency_key_id).update(purchase_id=purchase_id)
+    payment = payments_by_purchase(purchase_ids=[purchase_id])[purchase_id]
+    return PurchaseResult(purchase=Purchase.objects.get(pk=purchase_id), payment=payment)
 
 
 def purchase_cancel(*, user_id: int, purchase_id: int, as_staff: bool = False) -> Purchase:

@@ -25,6 +25,7 @@ from payment.models import Operation, Payment
 from payment.reconcile import payments_check, payments_reconcile
 from purchase import idempotency
 from purchase import services as purchase_services
+from purchase.exceptions import AlreadyOwned
 from purchase.models import IdempotencyKey, Purchase
 from tests.conftest import assert_books_balance, make_vod
 from vodstore import events
@@ -339,6 +340,20 @@ def test_a_retry_after_the_first_request_died_resumes_its_authorization(
     again = client.post("/api/purchases/", {"vod": vod.id}, format="json", **headers)
     assert again.status_code == 201 and again["Idempotent-Replayed"] == "true"
     assert_books_agree_with_the_gateway(gateway)
+
+
+def test_a_retry_of_a_request_that_already_bought_is_told_of_its_purchase(user, vod, gateway):
+    first = purchase_services.purchase_create(user_id=user.id, vod_id=vod.id, request_key="k1")
+
+    again = purchase_services.purchase_create(user_id=user.id, vod_id=vod.id, request_key="k1")
+
+    assert again.purchase.id == first.purchase.id and again.payment == first.payment
+    assert len(gateway.charges) == 1
+    with pytest.raises(AlreadyOwned):
+        purchase_services.purchase_create(user_id=user.id, vod_id=vod.id, request_key="k2")
+    with pytest.raises(AlreadyOwned):
+        purchase_services.purchase_create(user_id=user.id, vod_id=vod.id)
+    assert len(gateway.charges) == 1
 
 
 # --- refunds ------------------------------------------------------------------------------
