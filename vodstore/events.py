@@ -126,8 +126,11 @@ def _dispatch_fresh(row: OutboxEvent) -> None:
     takes the event after its grace period."""
     try:
         _deliver(row, already_done=set())
-    except Exception:
-        logger.exception("event %s (%s): dispatch failed; the worker will retry", row.id, row.type)
+    except Exception as exc:
+        if is_outage(exc):
+            logger.warning("event %s (%s): %r; the worker will retry", row.id, row.type, exc)
+        else:
+            logger.exception("event %s (%s): dispatch failed; the worker retries", row.id, row.type)
 
 
 def dispatch(event_ids: Iterable[uuid.UUID]) -> int:
