@@ -258,7 +258,7 @@ django.setup()
 from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
-from rest_framework.authtoken.models import Token
+from vodstore.auth import tokens_in_bulk
 from catalog.models import Vod
 from mileage.models import MileageAccount, MileageEntry
 from payment.models import Payment
@@ -271,9 +271,7 @@ with transaction.atomic():
         + [User(username=f"bench-canceller{i}", password="!") for i in range(cancellers_n)],
         batch_size=2000,
     )
-    tokens = Token.objects.bulk_create(
-        [Token(user=u, key=Token.generate_key()) for u in users], batch_size=2000
-    )
+    tokens = tokens_in_bulk(users)
 films = list(Vod.objects.filter(is_active=True).values_list("id", "title", "price"))
 # What a paid card purchase leaves behind (its outbox rows aside): the purchase, its
 # approved payment and its 1000 points. Cancelling one runs the whole real path.
@@ -307,9 +305,9 @@ with transaction.atomic():
         ],
         batch_size=2000,
     )
-token_of = {u.id: t.key for u, t in cancellers}
+token_of = {u.id: t for u, t in cancellers}
 print(json.dumps({
-    "buyers": [t.key for t in tokens[:buyers_n]],
+    "buyers": tokens[:buyers_n],
     "films": [f[0] for f in films],
     "cancels": [(token_of[p.user_id], p.id) for p in purchases],
 }))

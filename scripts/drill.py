@@ -37,15 +37,15 @@ import json, os
 import django
 django.setup()
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
+from vodstore.auth import tokens_in_bulk
 from catalog.models import Vod
 accounts = int(os.environ["USERS"]) + int(os.environ["FAULT_USERS"])
 users = User.objects.bulk_create(
     [User(username=f"drill{i}", password="!") for i in range(accounts)]
 )
-tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
+tokens = tokens_in_bulk(users)
 ids = list(Vod.objects.filter(is_active=True).values_list("id", flat=True))
-print(json.dumps({"tokens": [t.key for t in tokens], "vod_ids": ids}))
+print(json.dumps({"tokens": tokens, "vod_ids": ids}))
 """
 
 BOOKS = """

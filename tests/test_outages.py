@@ -317,7 +317,7 @@ def two_purchases_a_minute(rate_cache):
 def frozen_minute(monkeypatch):
     """Keep the rate limit's window from turning over in the middle of a test."""
     start = (time.time() // 60) * 60 + 1
-    monkeypatch.setattr("purchase.throttling.time", types.SimpleNamespace(time=lambda: start))
+    monkeypatch.setattr("vodstore.ratelimit.time", types.SimpleNamespace(time=lambda: start))
 
 
 @pytest.mark.parametrize("refusal", ["gateway-fails", "breaker-open"])

@@ -8,6 +8,7 @@ class VodstoreConfig(AppConfig):
     verbose_name = "Store infrastructure"
 
     def ready(self) -> None:
+        from vodstore import schema  # noqa: F401 - registers the token scheme
         from vodstore.events import collect_metrics
         from vodstore.metrics import register_collector
 

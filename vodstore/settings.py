@@ -2,6 +2,7 @@
 production comes from the environment (django-environ)."""
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -40,7 +41,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "rest_framework",
+    # DRF's own tokens are gone (knox replaced them); the app stays installed so that
+    # its migrations, and the one that moved its tokens to knox, keep their history.
     "rest_framework.authtoken",
+    "knox",
+    "axes",
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -62,6 +67,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vodstore.outage.OutageMiddleware",
+    # last, as its documentation asks: turns a lock-out met in a view into its answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "vodstore.urls"
@@ -138,6 +145,40 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Argon2 first (Django's recommended hasher); older hashes are upgraded at log-in.
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.Argon2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
+# django-axes refuses a log-in (storefront, admin, API token) before any password is
+# hashed once a client address or an account has failed AXES_FAILURE_LIMIT times,
+# until the cool-off has passed. Counted in the shared cache, so every worker agrees.
+# Per account too, so a spread-out guessing of one password is stopped; the price is
+# that a stranger can lock an account for the cool-off, which is why it is short.
+# Behind a proxy, REMOTE_ADDR must be the client's address (gunicorn
+# --forwarded-allow-ips and a proxy that sets it), or every client shares one count.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# In the shared cache when there is one (Redis); in the database otherwise, which every
+# process shares too (a local-memory cache would give each process its own count).
+AXES_HANDLER = (
+    "axes.handlers.cache.AxesCacheHandler"
+    if CACHES["default"]["BACKEND"] == "vodstore.cache.RedisCache"
+    else "axes.handlers.database.AxesDatabaseHandler"
+)
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(seconds=env.int("LOGIN_COOLOFF_SECONDS", default=300))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "vodstore.accounts.lockout_response"
+AXES_VERBOSE = False
+# Sign-ups per client address (vodstore.ratelimit): an account is free to make, so
+# making them must not be free of limits.
+SIGNUP_RATE = env.str("SIGNUP_RATE", default="10/hour")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "catalog:list"
 LOGOUT_REDIRECT_URL = "catalog:list"
@@ -184,7 +225,7 @@ X_FRAME_OPTIONS = "DENY"
 # --- REST framework ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "vodstore.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -200,6 +241,13 @@ REST_FRAMEWORK = {
 # Purchase attempts per user (purchase.throttling): "N/s", "N/min", "N/hour", "N/day".
 PURCHASE_RATE = env.str("PURCHASE_RATE", default="30/min")
 API_MAX_PAGE_SIZE = 100
+# API tokens (django-rest-knox): stored as hashes, several per user (one per device),
+# each expiring; log-out ends one, log-out-all every one, and a password change too.
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=env.int("API_TOKEN_TTL_HOURS", default=24 * 14)),
+    "TOKEN_LIMIT_PER_USER": 20,
+    "AUTO_REFRESH": False,
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "VOD store API",

@@ -29,6 +29,8 @@ register_converter(IdConverter, "id")
 api_patterns = [
     path("auth/signup/", accounts.SignupView.as_view(), name="signup-api"),
     path("auth/token/", accounts.TokenView.as_view(), name="token"),
+    path("auth/logout/", accounts.LogoutView.as_view(), name="token-logout"),
+    path("auth/logout-all/", accounts.LogoutAllView.as_view(), name="token-logout-all"),
     path("vods/", catalog_rest.VodListCreateView.as_view(), name="vod-list"),
     path("vods/<id:pk>/", catalog_rest.VodDetailView.as_view(), name="vod-detail"),
     path("purchases/", purchase_rest.PurchaseListCreateView.as_view(), name="purchase-list"),

@@ -7,7 +7,7 @@ from django.core.cache import cache, caches
 from django.core.management import call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from rest_framework.authtoken.models import Token
+from knox.models import AuthToken
 
 from catalog import cache as catalog_cache
 from catalog.models import Vod
@@ -115,9 +115,9 @@ def test_a_kept_count_follows_the_catalog(api_client):
 
 
 def test_signed_in_readers_share_the_cached_answers(api_client, user):
-    token = Token.objects.create(user=user)
+    _, key = AuthToken.objects.create(user=user)
     anonymous, _ = get(api_client, "/api/vods/")
-    signed_in, queries = get(api_client, "/api/vods/", HTTP_AUTHORIZATION=f"Token {token.key}")
+    signed_in, queries = get(api_client, "/api/vods/", HTTP_AUTHORIZATION=f"Token {key}")
     assert signed_in.content == anonymous.content
     assert queries == 1  # the token lookup only
 
