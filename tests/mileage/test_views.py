@@ -1,6 +1,7 @@
 """The storefront's mileage page and the balance in every page's header."""
 
 import re
+import uuid
 from html import unescape
 
 import pytest
@@ -152,3 +153,56 @@ def test_a_film_of_no_price_earns_no_points_and_its_cancel_takes_none(user_clien
     assert user_client.get("/api/mileage/").json()["balance"] == 0
     assert not MileageEntry.objects.exists()
     assert_books_balance()
+
+
+def test_the_five_free_films_attack_earns_nothing_through_the_api(user_client, committed):
+    """The attack an outside review found: five ₩0 films "by card" earned 5,000 points,
+    which bought a ₩10,000,000 film; cancelling the free ones then left -5,000."""
+    free_films = [make_vod(price=0) for _ in range(5)]
+    expensive = make_vod(price=10_000_000)
+    bought = []
+    for film in free_films:
+        with committed():
+            response = user_client.post("/api/purchases/", {"vod": film.id}, format="json")
+        assert response.status_code == 201
+        bought.append(response.json()["id"])
+
+    with committed():
+        attack = user_client.post(
+            "/api/purchases/",
+            {"vod": expensive.id, "payment_method": "mileage"},
+            format="json",
+        )
+    for purchase_id in bought:
+        with committed():
+            user_client.post(f"/api/purchases/{purchase_id}/cancel/")
+
+    assert attack.status_code == 402 and attack.json()["code"] == "insufficient_mileage"
+    assert not Purchase.objects.filter(vod=expensive).exists()
+    assert user_client.get("/api/mileage/").json()["balance"] == 0
+    assert not MileageEntry.objects.exists()
+
+
+def test_the_five_free_films_attack_earns_nothing_in_the_storefront(client, user, committed):
+    client.force_login(user)
+    free_films = [make_vod(price=0) for _ in range(5)]
+    expensive = make_vod(price=10_000_000)
+    free_page = client.get(reverse("catalog:detail", args=[free_films[0].id])).content.decode()
+    assert "earns" not in free_page, "a free film promises no points"
+    assert "earns" in client.get(reverse("catalog:detail", args=[expensive.id])).content.decode()
+    for film in free_films:
+        with committed():
+            client.post(
+                reverse("purchase:buy", args=[film.id]),
+                {"payment_method": "card", "idempotency_key": str(uuid.uuid4())},
+            )
+    assert Purchase.objects.filter(status="paid").count() == 5
+
+    with committed():
+        client.post(
+            reverse("purchase:buy", args=[expensive.id]),
+            {"payment_method": "mileage", "idempotency_key": str(uuid.uuid4())},
+        )
+
+    assert not Purchase.objects.filter(vod=expensive).exists()
+    assert not MileageEntry.objects.exists()
