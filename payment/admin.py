@@ -3,6 +3,7 @@ guard's state."""
 
 from django.conf import settings
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -38,7 +39,10 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         return super().changelist_view(request, extra_context)
 
     def guard_view(self, request):
-        """The payment guard's state, its window and its settings."""
+        """The payment guard's state, its window and its settings: for staff who may
+        see payments, like the payments list it belongs to."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         context = {
             **self.admin_site.each_context(request),
             "title": "Payment guard",

@@ -7,6 +7,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 
 from payment.guard import CLOSED, HALF_OPEN, OPEN, get_guard
 from payment.models import Payment
+from vodstore.metrics import cached_counts
 
 
 def collect() -> Iterator[Metric]:
@@ -45,6 +46,11 @@ def collect() -> Iterator[Metric]:
     payments = GaugeMetricFamily(
         "payments", "Payments by method and status.", labels=["method", "status"]
     )
-    for row in Payment.objects.values("method", "status").annotate(n=Count("id")).order_by():
-        payments.add_metric([row["method"], row["status"]], row["n"])
+    for (method, status), n in cached_counts("payments", _count).items():
+        payments.add_metric([method, status], n)
     yield payments
+
+
+def _count() -> dict:
+    rows = Payment.objects.values_list("method", "status").annotate(n=Count("id"))
+    return {(method, status): n for method, status, n in rows.order_by()}

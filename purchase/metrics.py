@@ -6,13 +6,18 @@ from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from purchase.models import Purchase
+from vodstore.metrics import cached_counts
 
 
 def collect() -> Iterator[Metric]:
     purchases = GaugeMetricFamily(
         "purchases", "Purchases by payment method and status.", labels=["method", "status"]
     )
-    rows = Purchase.objects.values("payment_method", "status").annotate(n=Count("id")).order_by()
-    for row in rows:
-        purchases.add_metric([row["payment_method"], row["status"]], row["n"])
+    for (method, status), n in cached_counts("purchases", _count).items():
+        purchases.add_metric([method, status], n)
     yield purchases
+
+
+def _count() -> dict:
+    rows = Purchase.objects.values_list("payment_method", "status").annotate(n=Count("id"))
+    return {(method, status): n for method, status, n in rows.order_by()}

@@ -102,3 +102,14 @@ def test_staff_without_change_permission_gets_no_cancel_action(client, bought):
     assert response.status_code in (200, 302)
     bought.refresh_from_db()
     assert bought.status == "paid"
+
+
+def test_the_guard_page_needs_the_permission_to_see_payments(client, admin_client):
+    curator = make_user("curator", is_staff=True)
+    curator.user_permissions.add(Permission.objects.get(codename="add_vod"))
+    client.force_login(curator)
+
+    assert client.get("/admin/payment/payment/guard/").status_code == 403
+    assert admin_client.get("/admin/payment/payment/guard/").status_code == 200
+    curator.user_permissions.add(Permission.objects.get(codename="view_payment"))
+    assert client.get("/admin/payment/payment/guard/").status_code == 200

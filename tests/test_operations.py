@@ -97,3 +97,26 @@ def test_expected_refusals_are_not_logged_as_errors_but_server_errors_are():
     keep = SkipExpectedRefusals().filter
     assert not keep(record(503)) and not keep(record(429))
     assert keep(record(500)) and keep(record(502))
+
+
+def test_metrics_are_for_operators_only(db, client, user_client, settings):
+    settings.METRICS_TOKEN = "scrape-" + "s3cret" * 8
+    settings.METRICS_ALLOWED_ADDRESSES = []
+
+    assert client.get("/metrics").status_code == 404
+    assert user_client.get("/metrics").status_code == 404, "signing in is not enough"
+    wrong = client.get("/metrics", HTTP_AUTHORIZATION="Bearer nope")
+    assert wrong.status_code == 404
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION=f"Bearer {settings.METRICS_TOKEN}")
+    assert scraped.status_code == 200 and b"payment_guard_state" in scraped.content
+    settings.METRICS_ALLOWED_ADDRESSES = ["127.0.0.1"]
+    assert client.get("/metrics").status_code == 200
+
+
+def test_metrics_recount_the_big_tables_once_a_minute(
+    db, client, settings, django_assert_num_queries
+):
+    settings.METRICS_ALLOWED_ADDRESSES = ["127.0.0.1"]
+    client.get("/metrics")  # counts, and keeps the counts
+    with django_assert_num_queries(0):
+        client.get("/metrics")

@@ -274,6 +274,17 @@ LOGGING = {
     },
 }
 
+# --- Metrics (/metrics) ----------------------------------------------------------------
+# Operators only: a scraper from one of these addresses, or one sending
+# "Authorization: Bearer <METRICS_TOKEN>". Anyone else gets a 404.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+METRICS_ALLOWED_ADDRESSES = env.list(
+    "METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"] if DEBUG else []
+)
+# Figures that scan a table (purchases and payments by status) are recounted at most
+# this often, whatever the scrape interval and the number of workers.
+METRICS_COUNT_SECONDS = env.int("METRICS_COUNT_SECONDS", default=60)
+
 # --- Event bus (vodstore.events) ------------------------------------------------------
 # The publishing process delivers an event right after commit; the worker leaves it
 # alone for this grace period, then treats it as abandoned (the process died).

@@ -90,7 +90,8 @@ def test_purchase_rate_limit_is_429_with_retry_after(user_client, monkeypatch, s
     assert user_client.get("/api/purchases/").status_code == 200
 
 
-def test_metrics_show_the_guard_state(user_client, client, gateway):
+def test_metrics_show_the_guard_state(user_client, client, gateway, settings):
+    settings.METRICS_ALLOWED_ADDRESSES = ["127.0.0.1"]
     assert 'payment_guard_state{state="closed"} 1.0' in client.get("/metrics").content.decode()
     open_the_breaker(user_client, gateway)
     text = client.get("/metrics").content.decode()
