@@ -207,3 +207,32 @@ def test_signups_are_limited_per_client_address(settings):
     assert [a.status_code for a in answers] == [201, 201, 429]
     assert answers[2].json()["code"] == "throttled" and answers[2]["Retry-After"]
     assert not User.objects.filter(username="new2").exists()
+
+
+@pytest.mark.parametrize("password", ["Welcome1!", "!!password2024", "          ", "\t\n  \t"])
+def test_signup_refuses_blank_and_decorated_common_passwords(api_client, password):
+    response = api_client.post(
+        "/api/auth/signup/", {"username": "minji", "password": password}, format="json"
+    )
+
+    assert response.status_code == 400 and "password" in response.json()["errors"]
+    assert not User.objects.filter(username="minji").exists()
+
+
+def test_security_headers_on_the_storefront_admin_and_api(client):
+    for path in ("/", "/admin/login/", "/api/vods/"):
+        response = client.get(path)
+        policy = response["Content-Security-Policy"]
+        assert (
+            "script-src 'self'" in policy
+            and "'unsafe-inline'" not in policy.split("script-src")[1].split(";")[0]
+        ), path
+        assert "frame-ancestors 'none'" in policy
+        assert response["Referrer-Policy"] == "same-origin"
+        assert "camera=()" in response["Permissions-Policy"]
+
+
+def test_the_api_docs_load_their_script_from_this_site(client):
+    page = client.get("/api/docs/").content.decode()
+    assert "<script>" not in page, "no inline script under the CSP"
+    assert client.get("/api/docs/?script=").status_code == 200

@@ -2,7 +2,7 @@
 
 from django.contrib import admin
 from django.urls import include, path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from catalog import rest as catalog_rest
 from mileage import rest as mileage_rest
@@ -45,7 +45,7 @@ api_patterns = [
     path("mileage/", mileage_rest.MileageSummaryView.as_view(), name="mileage"),
     path("mileage/entries/", mileage_rest.MileageEntryListView.as_view(), name="mileage-entries"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
 handler400 = "vodstore.outage.bad_request"
