@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ADDR   ?= 127.0.0.1:8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/vodstore
 
-.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker drill faults clean
+.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker drill faults security clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -71,6 +71,13 @@ drill: install-dev
 ## FAULTS_SECONDS (per phase) and FAULTS_PHASES (comma list) make a shorter run.
 faults: install-dev
 	$(BIN)/python scripts/faults.py
+
+## security: an outside attack on the store with production settings, over HTTP on
+## loopback (its own PostgreSQL 5492, Redis 6392, gunicorn 8793): schemathesis as each
+## identity and the review's attacks (log-in guessing, other users' objects, odd input,
+## races, ...); writes reports/security.md, exits 1 on any 5xx or finding.
+security: install-dev
+	$(BIN)/python scripts/security.py
 
 .PHONY: load bench
 HOST     ?= http://127.0.0.1:8000

@@ -23,8 +23,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -38,9 +36,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from storerun import BIN, ROOT, wait_for
+import lab
+from lab import HOST, children, command, django, django_script, port_in_use
+from storerun import ROOT, wait_for
 
-HOST = "127.0.0.1"
 REDIS_PORT, PG_PORT, GATEWAY_PORT, WEB_PORT = 6391, 5491, 8791, 8792
 STORE = f"http://{HOST}:{WEB_PORT}"
 GATEWAY = f"http://{HOST}:{GATEWAY_PORT}"
@@ -65,14 +64,14 @@ import json, os
 import django
 django.setup()
 from django.contrib.auth.models import User
-from rest_framework.authtoken.models import Token
 from catalog.models import Vod
+from vodstore.auth import tokens_in_bulk
 users = User.objects.bulk_create(
     [User(username=f"buyer{i}", password="!") for i in range(int(os.environ["ACCOUNTS"]))]
 )
-tokens = Token.objects.bulk_create([Token(user=u, key=Token.generate_key()) for u in users])
+tokens = tokens_in_bulk(users)
 films = list(Vod.objects.filter(is_active=True).values_list("id", flat=True))
-print(json.dumps({"tokens": [t.key for t in tokens], "films": films}))
+print(json.dumps({"tokens": tokens, "films": films}))
 """
 
 # The books after a phase has settled, against the processor's ledger (FAULTS_LEDGER)
@@ -217,75 +216,7 @@ KINDS = {  # the discrepancies, in the table's order
 }
 
 
-# --- running things -------------------------------------------------------------------
-
-
-def command(name: str) -> str:
-    """The full path of a program on the PATH, or stop with what is missing."""
-    found = shutil.which(name)
-    if found is None:
-        raise SystemExit(f"faults: {name} is not on the PATH")
-    return found
-
-
-def run(args: list, *, timeout: float = 120, check: bool = True, **kwargs):
-    """Run a program to its end; on failure (when `check`) stop with its output."""
-    try:
-        done = subprocess.run(  # noqa: S603 - our own fixed commands
-            [str(a) for a in args], capture_output=True, text=True, timeout=timeout, **kwargs
-        )
-    except subprocess.TimeoutExpired as exc:
-        done = subprocess.CompletedProcess(exc.cmd, -9, "", f"timed out after {timeout:.0f} s")
-    if check and done.returncode:
-        raise SystemExit(
-            f"faults: {' '.join(map(str, args))} failed ({done.returncode}):\n"
-            f"{done.stdout}{done.stderr}"
-        )
-    return done
-
-
-def django(env: dict, *args: str, timeout: float = 180, check: bool = True):
-    """`manage.py ARGS` with the store's environment."""
-    return run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, timeout=timeout, check=check
-    )
-
-
-def django_script(env: dict, script: str) -> dict:
-    """A Python snippet after django.setup(); its JSON answer."""
-    return json.loads(run([sys.executable, "-c", script], cwd=ROOT, env=env).stdout)
-
-
-def children(parent: int) -> list[int]:
-    """The process ids whose parent is `parent`, from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            state_and_more = stat.read_text().rsplit(")", 1)[1].split()
-            if int(state_and_more[1]) == parent:
-                found.append(int(stat.parent.name))
-    return found
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((HOST, port)) == 0
-
-
-def redis_ping(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5) as s:
-        s.sendall(b"PING\r\n")
-        return s.recv(16).startswith(b"+PONG")
-    return False
-
-
-def wait_until(ready: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"faults: {what} did not come up in {seconds:.0f} s")
-        time.sleep(0.1)
+# --- the processor, and the drill's own processes --------------------------------------
 
 
 def sleep_until(moment: float) -> None:
@@ -302,98 +233,14 @@ def gateway_call(path: str, body: dict | None = None) -> dict:
         return json.loads(response.read())
 
 
-class Lab:
-    """The processes this drill started. Each is stopped by its process id at the end
-    (`close`), whatever happened; the PostgreSQL cluster with `pg_ctl stop`."""
+class Lab(lab.Lab):
+    """The processes this drill started (see lab.Lab), and what only this drill does
+    with them: the processor as its own process, the outbox worker, killing workers."""
 
     def __init__(self, work: Path) -> None:
-        self.work = work
-        self.procs: dict[str, subprocess.Popen] = {}
-        self.logs: dict[str, Path] = {}
-        self.env: dict = {}  # the store being served
-        self.pg_data = work / "pg"
-        self.pg_home = work / "pg-run"  # its socket and log, owned by postgres
-
-    def spawn(self, name: str, args: list, *, log: str, env: dict | None = None) -> None:
-        self.logs[name] = self.work / log
-        with open(self.logs[name], "ab") as out:
-            self.procs[name] = subprocess.Popen(  # noqa: S603 - our own fixed commands
-                [str(a) for a in args],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,  # Ctrl-C reaches the drill, which stops them in order
-            )
-
-    def stop(self, name: str, *, timeout: float = 40) -> None:
-        proc = self.procs.pop(name, None)
-        if proc is None or proc.poll() is not None:
-            return
-        workers = children(proc.pid)
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(proc.pid, signal.SIGCONT)  # a frozen process cannot exit
-            proc.terminate()
-        try:
-            proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        for pid in workers:  # gunicorn's workers, should the master have left any
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-    def close(self) -> None:
-        for name in reversed(list(self.procs)):
-            self.stop(name)
-        if (self.pg_data / "PG_VERSION").exists():
-            self.postgres_stop()
-        shutil.rmtree(self.pg_data, ignore_errors=True)
-
-    # -- Redis ----------------------------------------------------------------------
-    def redis_start(self) -> None:
-        options = f"--port {REDIS_PORT} --bind {HOST} --appendonly no".split()
-        self.spawn("redis", [command("redis-server"), *options, "--save", ""], log="redis.log")
-        wait_until(lambda: redis_ping(REDIS_PORT), "Redis")
-
-    def redis_stop(self) -> None:
-        self.stop("redis")
-
-    def redis_freeze(self) -> None:
-        os.kill(self.procs["redis"].pid, signal.SIGSTOP)
-
-    def redis_thaw(self) -> None:
-        os.kill(self.procs["redis"].pid, signal.SIGCONT)
-
-    # -- PostgreSQL -------------------------------------------------------------------
-    def as_postgres(self, program: str, *args, check: bool = True):
-        """initdb and postgres refuse root: as root, run them as the postgres user."""
-        prefix = [command("runuser"), "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return run(
-            [*prefix, command(program), *args],
-            cwd=self.pg_home,
-            check=check,
-            start_new_session=True,
+        super().__init__(
+            work, redis_port=REDIS_PORT, pg_port=PG_PORT, web_port=WEB_PORT, gunicorn=GUNICORN
         )
-
-    def postgres_init(self) -> None:
-        for folder in (self.pg_data, self.pg_home):
-            folder.mkdir()
-            if os.geteuid() == 0:
-                shutil.chown(folder, "postgres", "postgres")
-        options = ["-U", "postgres", "--auth=trust", "--encoding=UTF8", "--no-sync"]
-        self.as_postgres("initdb", "-D", self.pg_data, *options)
-        self.postgres_start()
-        run([command("createdb"), *f"-h {HOST} -p {PG_PORT} -U postgres vodstore".split()])
-
-    def postgres_start(self) -> None:
-        server = f"-p {PG_PORT} -k {self.pg_home} -c listen_addresses={HOST}"
-        server += " -c max_connections=200"  # 3 workers x 40 threads, and the commands
-        log = self.pg_home / "postgres.log"
-        self.as_postgres("pg_ctl", "-D", self.pg_data, "-o", server, "-l", log, "-w", "start")
-
-    def postgres_stop(self) -> None:
-        self.as_postgres("pg_ctl", "-D", self.pg_data, "-m", "immediate", "-w", "stop", check=False)
 
     # -- the processor ------------------------------------------------------------------
     def gateway_start(self, ledger: Path) -> None:
@@ -413,12 +260,8 @@ class Lab:
         gateway_call("/control", healthy)
 
     # -- the store --------------------------------------------------------------------
-    def web_start(self) -> None:
-        server = ["vodstore.wsgi:application", "--bind", f"{HOST}:{WEB_PORT}", *GUNICORN]
-        server += ["--log-level", "warning"]
-        log = f"web-{self.env['FAULTS_STORE']}.log"
-        self.spawn("web", [BIN / "gunicorn", *server], log=log, env=self.env)
-        wait_for(f"{STORE}/healthz", seconds=60)
+    def web_log(self) -> str:
+        return f"web-{self.env['FAULTS_STORE']}.log"
 
     def web_kill_workers(self) -> None:
         for pid in children(self.procs["web"].pid):
