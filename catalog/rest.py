@@ -7,6 +7,7 @@ type; the title index answers them)."""
 import copy
 
 import django_filters
+from django import forms
 from django.core.paginator import Paginator as DjangoPaginator
 from django.http import HttpResponse
 from rest_framework import filters, generics, serializers
@@ -17,10 +18,10 @@ from catalog import cache as catalog_cache
 from catalog import selectors, services
 from catalog.models import Genre, Vod
 from catalog.search import title_contains
-from vodstore.api import Pagination
+from vodstore.api import JSONTypes, Pagination, single_values
 
 
-class VodSerializer(serializers.ModelSerializer):
+class VodSerializer(JSONTypes, serializers.ModelSerializer):
     title = serializers.CharField(max_length=200, allow_blank=False, trim_whitespace=True)
 
     def get_fields(self):
@@ -50,12 +51,25 @@ class VodSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "created_at"]
 
 
+class VodFilterForm(forms.Form):
+    """A filter given with no value (`?genre=`) is refused like any value that is no
+    genre: django-filter would read it as no filter, where the schema says a genre."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.fields:
+            if self.data.get(name) == "":
+                self.add_error(name, "Give one of the choices, or leave the parameter out.")
+        return cleaned
+
+
 class VodFilter(django_filters.FilterSet):
     genre = django_filters.ChoiceFilter(choices=Genre.choices)
 
     class Meta:
         model = Vod
         fields = ["genre"]
+        form = VodFilterForm
 
 
 class StableOrderingFilter(filters.OrderingFilter):
@@ -202,6 +216,10 @@ class VodListCreateView(CachedReadMixin, generics.ListCreateAPIView):
 
     def get_queryset(self):
         return selectors.vod_list()
+
+    def filter_queryset(self, queryset):
+        single_values(self.request, ["search", "genre", "ordering"])
+        return super().filter_queryset(queryset)
 
     def list(self, request, *args, **kwargs):
         return self.from_cache(request, lambda: super(VodListCreateView, self).list(request))

@@ -82,7 +82,11 @@ def _phrase(text: str) -> str:
 
 def title_contains(films: QuerySet, text: str) -> QuerySet:
     """`films` whose title contains `text`, ignoring case."""
-    if len(text) >= MIN_LENGTH and "\x00" not in text and indexed(films.db):
+    if "\x00" in text:
+        # No title holds a NUL (forms and serializers refuse one), and PostgreSQL
+        # refuses one in a query's text (a 500, where SQLite said nothing).
+        return films.none()
+    if len(text) >= MIN_LENGTH and indexed(films.db):
         # the user's text is a parameter, never part of the SQL
         return films.filter(id__in=RawSQL(MATCHING, [_phrase(text)]))  # noqa: S611
     return films.filter(title__icontains=text)

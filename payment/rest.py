@@ -1,11 +1,11 @@
 """The payment API: your payments, read-only."""
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 
 from payment.models import Payment
 from payment.selectors import payment_list
-from vodstore.api import InvalidQuery
+from vodstore.api import validated_query
 
 MAX_ID = 2**63 - 1
 
@@ -27,20 +27,26 @@ class PaymentSerializer(serializers.ModelSerializer):
         ]
 
 
-@extend_schema(parameters=[OpenApiParameter("purchase", int)])
+class PaymentQuery(serializers.Serializer):
+    purchase = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, required=False, help_text="Only this purchase's payments."
+    )
+
+
 class PaymentListView(generics.ListAPIView):
     """Your payments, newest first; `?purchase=` for one purchase's."""
 
     serializer_class = PaymentSerializer
 
+    # (on the method: `@extend_schema` on a class fixes its schema class when the module
+    # is imported, so a DEFAULT_SCHEMA_CLASS set later would not apply to it)
+    @extend_schema(parameters=[PaymentQuery])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        raw = self.request.query_params.get("purchase")
-        purchase_id = None
-        if raw:
-            if not raw.isdigit() or int(raw) > MAX_ID:
-                raise InvalidQuery(errors={"purchase": ["A purchase id (a whole number)."]})
-            purchase_id = int(raw)
-        return payment_list(user_id=self.request.user.id, purchase_id=purchase_id)
+        query = validated_query(self.request, PaymentQuery)
+        return payment_list(user_id=self.request.user.id, purchase_id=query.get("purchase"))
 
 
 class PaymentDetailView(generics.RetrieveAPIView):

@@ -9,7 +9,7 @@ from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
 from purchase.models import Purchase
 from purchase.throttling import purchase_attempt
-from vodstore.api import InvalidQuery
+from vodstore.api import JSONTypes, error_responses, validated_query
 from vodstore.errors import DomainError
 
 MAX_ID = 2**63 - 1
@@ -55,9 +55,15 @@ class PurchaseSerializer(serializers.ModelSerializer):
         return PaymentSummarySerializer(info).data if info else None
 
 
-class PurchaseCreateSerializer(serializers.Serializer):
+class PurchaseCreateSerializer(JSONTypes, serializers.Serializer):
     vod = serializers.IntegerField(min_value=1, max_value=MAX_ID)
     payment_method = serializers.ChoiceField(choices=services.PAYMENT_METHODS, default="card")
+
+
+class PurchaseQuery(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Purchase.Status.values, required=False, help_text="Only purchases in this state."
+    )
 
 
 def _idempotency_key(request) -> str | None:
@@ -78,15 +84,10 @@ class PurchaseListCreateView(generics.GenericAPIView):
         return PurchaseCreateSerializer if self.request.method == "POST" else PurchaseSerializer
 
     def get_queryset(self):
-        wanted = self.request.query_params.get("status")
-        if wanted and wanted not in Purchase.Status.values:
-            raise InvalidQuery(errors={"status": [f"One of: {', '.join(Purchase.Status.values)}."]})
+        wanted = validated_query(self.request, PurchaseQuery).get("status")
         return selectors.purchase_list(user_id=self.request.user.id, status=wanted)
 
-    @extend_schema(
-        parameters=[OpenApiParameter("status", str, enum=Purchase.Status.values)],
-        responses=PurchaseSerializer(many=True),
-    )
+    @extend_schema(parameters=[PurchaseQuery], responses=PurchaseSerializer(many=True))
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         payments = payments_by_purchase(purchase_ids=[p.id for p in page])
@@ -94,8 +95,17 @@ class PurchaseListCreateView(generics.GenericAPIView):
         return self.get_paginated_response(data)
 
     @extend_schema(
-        parameters=[OpenApiParameter("Idempotency-Key", OpenApiTypes.STR, OpenApiParameter.HEADER)],
-        responses={201: PurchaseSerializer},
+        parameters=[
+            OpenApiParameter(
+                "Idempotency-Key",
+                OpenApiTypes.STR,
+                OpenApiParameter.HEADER,
+                # 1 to 255 printable ASCII characters (no space at either end: HTTP drops it)
+                pattern=r"^[!-~]([ -~]{0,253}[!-~])?$",
+                description="Retrying with the same key replays the first answer.",
+            )
+        ],
+        responses={201: PurchaseSerializer, **error_responses(402, 409, 422, 429)},
     )
     def post(self, request):
         params = PurchaseCreateSerializer(data=request.data)
@@ -140,13 +150,19 @@ class PurchaseDetailView(generics.RetrieveAPIView):
 
 
 class PurchaseCancelView(generics.GenericAPIView):
-    """Cancel a paid purchase: its payment is refunded and its points reversed."""
+    """Cancel a paid purchase: its payment is refunded and its points reversed.
+
+    Your own; anyone's for staff with the permission the admin's cancel asks for
+    (`purchase.change_purchase`, as in the admin, which only staff enter). Being staff
+    is not enough: someone else's purchase is then a 404, as for anyone."""
 
     serializer_class = serializers.Serializer
 
-    @extend_schema(request=None, responses=PurchaseSerializer)
+    @extend_schema(request=None, responses={200: PurchaseSerializer, **error_responses(409)})
     def post(self, request, pk: int):
         purchase = services.purchase_cancel(
-            user_id=request.user.id, purchase_id=pk, as_staff=request.user.is_staff
+            user_id=request.user.id,
+            purchase_id=pk,
+            as_staff=request.user.is_staff and request.user.has_perm("purchase.change_purchase"),
         )
         return Response(PurchaseSerializer(purchase).data)

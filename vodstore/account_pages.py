@@ -4,8 +4,8 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render, resolve_url
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render, resolve_url
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext
 from django.views.decorators.debug import sensitive_post_parameters
@@ -13,13 +13,21 @@ from django.views.decorators.http import require_http_methods
 
 
 def _safe_next(request: HttpRequest) -> str:
-    """The `next` address if it stays on this site (no open redirect), else ""."""
+    """The `next` address if it is a path on this site (no open redirect), else "".
+
+    Only a path ("/library/"): a plain word ("abc") is neither sent back to the browser
+    as a relative address nor, as `redirect()` would, looked up as a URL name."""
     candidate = request.POST.get("next") or request.GET.get("next") or ""
-    if url_has_allowed_host_and_scheme(
+    if candidate.startswith("/") and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
     return ""
+
+
+def _go_next(next_url: str) -> HttpResponseRedirect:
+    # never `redirect(value)`: it resolves a value without a "/" as a URL name
+    return HttpResponseRedirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
 
 
 @sensitive_post_parameters("password1", "password2")
@@ -28,7 +36,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
     """Create an account (the password rules of the API apply), sign in, go to `next`."""
     next_url = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+        return _go_next(next_url)
     form = UserCreationForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
         user = form.save()
@@ -37,5 +45,5 @@ def signup_view(request: HttpRequest) -> HttpResponse:
             request,
             gettext("Welcome, %(username)s! Your account is ready.") % {"username": user.username},
         )
-        return redirect(next_url or resolve_url(settings.LOGIN_REDIRECT_URL))
+        return _go_next(next_url)
     return render(request, "registration/signup.html", {"form": form, "next": next_url})

@@ -24,6 +24,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
+from vodstore.api import error_responses
 from vodstore.ratelimit import RateLimited, attempt
 
 
@@ -94,7 +95,7 @@ class SignupView(generics.GenericAPIView):
     permission_classes = [AllowAny]
     authentication_classes = []
 
-    @extend_schema(responses={201: SignupResponseSerializer})
+    @extend_schema(responses={201: SignupResponseSerializer, **error_responses(429)})
     def post(self, request):
         with signup_attempt(request):
             params = SignupSerializer(data=request.data)
@@ -123,7 +124,7 @@ class TokenView(generics.GenericAPIView):
     authentication_classes = []
     permission_classes = [AllowAny]
 
-    @extend_schema(responses={200: TokenResponseSerializer})
+    @extend_schema(responses={200: TokenResponseSerializer, **error_responses(429)})
     def post(self, request):
         # Django's request, not DRF's wrapper: django-axes marks a lock-out on the
         # request it is given, and its middleware reads Django's.

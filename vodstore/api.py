@@ -1,12 +1,18 @@
-"""Shared API infrastructure: the one error body shape and pagination."""
+"""Shared API infrastructure: the one error body shape (and its OpenAPI description),
+query parameters, pagination, the docs page."""
 
 import math
+from collections.abc import Mapping
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404
-from rest_framework import exceptions
+from django.http import Http404, HttpResponse, JsonResponse, QueryDict
+from django.views import defaults
+from drf_spectacular.utils import OpenApiResponse
+from rest_framework import exceptions, permissions, serializers
+from rest_framework.authentication import SessionAuthentication
+from rest_framework.fields import empty
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -19,6 +25,89 @@ class InvalidQuery(DomainError):
     status_code = 400
     code = "invalid_query"
     default_detail = "A query parameter is not valid."
+
+
+def single_values(request, names) -> None:
+    """`InvalidQuery` if one of the parameters `names` is given more than once
+    (`?page=1&page=2`): which one would count?"""
+    repeated = [name for name in names if len(request.query_params.getlist(name)) > 1]
+    if repeated:
+        raise InvalidQuery(errors={name: ["Give this parameter once."] for name in repeated})
+
+
+def validated_query(request, query_class: type[serializers.Serializer]) -> dict:
+    """The query parameters `query_class` declares, each parsed by its serializer field
+    (an `IntegerField(min_value=..., max_value=...)`, a `ChoiceField`...), or
+    `InvalidQuery` (400 `invalid_query`, `errors` per parameter). Never `isdigit()` and
+    `int()`: "²" is a digit to `isdigit()` and not a number to `int()`. An empty one
+    is a value like any other (`?status=` is no status: 400)."""
+    fields = query_class().fields
+    single_values(request, fields)
+    data = {name: request.query_params[name] for name in fields if name in request.query_params}
+    query = query_class(data=data)
+    if not query.is_valid():
+        raise InvalidQuery(
+            errors={name: [str(m) for m in msgs] for name, msgs in query.errors.items()}
+        )
+    return query.validated_data
+
+
+def _json_type_error(field: serializers.Field, value: object, is_form: bool) -> str | None:
+    """Why `value`, as sent, is not of the JSON type `field` reads (None if it is)."""
+    if isinstance(field, serializers.BooleanField):
+        ok = value in ("true", "false") if is_form else isinstance(value, bool)
+        return None if ok else "Must be true or false."
+    if is_form:
+        return None  # form fields are text, which the field parses
+    if isinstance(field, serializers.IntegerField):
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return None if ok else "Must be a whole number."
+    if isinstance(field, serializers.FloatField):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        return None if ok else "Must be a number."
+    if isinstance(field, serializers.MultipleChoiceField | serializers.ListField):
+        return None if isinstance(value, list) else "Must be a list."
+    textual = (
+        serializers.CharField,
+        serializers.ChoiceField,
+        serializers.DateTimeField,
+        serializers.DateField,
+    )
+    if isinstance(field, textual) and not isinstance(value, str):
+        return "Must be a string."
+    return None
+
+
+class JSONTypes:
+    """A serializer mixin: a value of another JSON type than its field's is refused
+    (400 `invalid`), not coerced. DRF's fields coerce: a string field takes 7 as "7",
+    a boolean takes 0 or "no", a number takes "7"; the schema promises one type, and a
+    client that sends another is told so rather than guessed at. In a form, where
+    every value is text, a boolean is "true" or "false" (what the browsable API's
+    checkbox sends); other fields parse their text as usual."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            is_form = isinstance(data, QueryDict)
+            errors = {}
+            for field in self._writable_fields:
+                value = data.get(field.field_name, empty)
+                if value is empty or value is None:
+                    continue  # the field's own rules for a missing or null value
+                message = _json_type_error(field, value, is_form)
+                if message:
+                    errors[field.field_name] = [message]
+            if errors:
+                raise serializers.ValidationError(errors)
+        return super().to_internal_value(data)
+
+
+def not_found(request, exception):
+    """`handler404`: an address under /api/ that matches no URL (a path parameter that is
+    no id) is the API's one error shape too; elsewhere the site's 404 page."""
+    if request.path_info.startswith("/api/"):
+        return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+    return defaults.page_not_found(request, exception)
 
 
 def _first_code(codes: object) -> str:
@@ -83,22 +172,193 @@ class Pagination(PageNumberPagination):
     max_page_size = settings.API_MAX_PAGE_SIZE
 
     def paginate_queryset(self, queryset, request, view=None):
+        single_values(request, [self.page_query_param, self.page_size_query_param])
         try:
             return super().paginate_queryset(queryset, request, view)
         except exceptions.NotFound as exc:
             raise InvalidQuery(errors={"page": [str(exc.detail)]}) from exc
 
+    def get_page_number(self, request, paginator):
+        raw = request.query_params.get(self.page_query_param)
+        if raw is None:
+            return 1
+        if raw in self.last_page_strings:
+            return paginator.num_pages
+        try:
+            return serializers.IntegerField(min_value=1).run_validation(raw)
+        except serializers.ValidationError:
+            raise InvalidQuery(errors={"page": ["Must be a page number (1 or more)."]}) from None
+
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is not None:
             try:
-                size = int(raw)
-            except ValueError:
-                size = 0
-            if size < 1:
+                size = serializers.IntegerField(min_value=1).run_validation(raw)
+            except serializers.ValidationError:
                 raise InvalidQuery(
                     errors={
                         "page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]
                     }
-                )
-        return super().get_page_size(request)
+                ) from None
+            return min(size, self.max_page_size)  # more is not refused: capped
+        return self.page_size
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"]["minimum"] = 1
+        return parameters
+
+
+# --- The error answers in the OpenAPI schema -----------------------------------------
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one shape of every error answer of the API."""
+
+    code = serializers.CharField(help_text="What went wrong, for programs: `invalid`, ...")
+    detail = serializers.CharField(help_text="What went wrong, for people.")
+    errors = serializers.DictField(
+        child=serializers.JSONField(),
+        required=False,
+        help_text="For `invalid` and `invalid_query`: the messages, by field or parameter.",
+    )
+    retry_after = serializers.IntegerField(
+        required=False, help_text="For 429 and 503: seconds to wait (also `Retry-After`)."
+    )
+
+
+ERRORS = {
+    400: "`invalid`: the body or a field is not valid (`errors` says which); "
+    "`invalid_query`: a query parameter is not valid (`errors` says which); "
+    "`parse_error`: the body is not well-formed; or a refusal named by its code.",
+    401: "`not_authenticated`: no credentials; `authentication_failed`: a wrong token.",
+    402: "`payment_declined`: the card was refused; `insufficient_mileage`: too few points.",
+    403: "`permission_denied` (or a missing CSRF token with a session).",
+    404: "`not_found`: there is no such object, or it is not yours.",
+    409: "`already_owned`, `not_cancellable` or `idempotency_in_progress`.",
+    415: "`unsupported_media_type`: a body in a media type this operation does not read.",
+    422: "`idempotency_key_reused`: this Idempotency-Key came with another request.",
+    429: "`throttled`: too many attempts; retry after `retry_after` seconds.",
+    503: "`service_unavailable` (a backing service is down) or `payment_unavailable`: "
+    "retry after `retry_after` seconds.",
+}
+RETRY_AFTER = {
+    "schema": {"type": "integer", "minimum": 0},
+    "description": "Seconds to wait before trying again.",
+}
+
+
+def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+    """`@extend_schema(responses=...)` entries for these error statuses, each in the one
+    error shape. `AutoSchema` adds the ones every operation can answer (400, 401,
+    403, 404, 415, 503, as they apply): a view names the others (402, 409, 422, 429)."""
+    return {
+        status: OpenApiResponse(ErrorSerializer, description=ERRORS[status]) for status in statuses
+    }
+
+
+# drf-spectacular's AutoSchema and its views import `rest_framework.generics`, which
+# imports this module on its way (it is DEFAULT_PAGINATION_CLASS), and its views read
+# DEFAULT_SCHEMA_CLASS as they load: extending them as this module loads is a circular
+# import. So `AutoSchema` (DEFAULT_SCHEMA_CLASS) and `ApiDocsView` are each built on
+# first use, by the module's `__getattr__`.
+
+
+def __getattr__(name: str) -> type:
+    builders = {"AutoSchema": _auto_schema, "ApiDocsView": _api_docs_view}
+    if name not in builders:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    cls = builders[name]()
+    cls.__module__, cls.__qualname__ = __name__, name
+    globals()[name] = cls
+    return cls
+
+
+def _auto_schema() -> type:
+    from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+
+    class AutoSchema(SpectacularAutoSchema):
+        """drf-spectacular's AutoSchema, documenting the error answers any operation
+        can give besides those its view names with `error_responses()`:
+
+        - 400 always: any parameter or body can be malformed (and a control character
+          in one is refused before the view, `vodstore.inputs`);
+        - 401 where credentials are read (a wrong token is refused even where anyone
+          may call); 403 where a permission or the session's CSRF check can refuse;
+        - 404 with an id in the path; 415 with a request body; 503 always (an outage).
+
+        It also marks the operations anyone may call (`{}` in their `security`)."""
+
+        ANONYMOUS_READ = (
+            permissions.IsAuthenticatedOrReadOnly,
+            permissions.DjangoModelPermissionsOrAnonReadOnly,
+        )
+        NOT_FORBIDDING = (permissions.AllowAny, permissions.IsAuthenticated, *ANONYMOUS_READ)
+
+        def _anyone_may_call(self) -> bool:
+            safe = self.method in permissions.SAFE_METHODS
+            return all(
+                isinstance(p, permissions.AllowAny) or (safe and isinstance(p, self.ANONYMOUS_READ))
+                for p in self.view.get_permissions()
+            )
+
+        def error_statuses(self) -> set[int]:
+            statuses = {400, 503}
+            authenticators = self.view.get_authenticators()
+            perms = self.view.get_permissions()
+            unsafe = self.method not in permissions.SAFE_METHODS
+            if authenticators:
+                statuses.add(401)
+            elif not self._anyone_may_call():
+                statuses.add(403)  # refused, with no way to sign in here
+            if unsafe and any(isinstance(a, SessionAuthentication) for a in authenticators):
+                statuses.add(403)  # CSRF
+            if any(not isinstance(p, self.NOT_FORBIDDING) for p in perms) or (
+                unsafe and any(isinstance(p, self.ANONYMOUS_READ) for p in perms)
+            ):
+                statuses.add(403)
+            if "{" in self.path:
+                statuses.add(404)
+            if unsafe and self.get_request_serializer() is not None:
+                statuses.add(415)
+            return statuses
+
+        def get_auth(self):
+            auths = super().get_auth()
+            if {} not in auths and self._anyone_may_call():
+                auths.append({})
+            return auths
+
+        def _get_response_bodies(self, direction="response"):
+            responses = super()._get_response_bodies(direction)
+            if direction == "response":
+                for status, response in error_responses(*self.error_statuses()).items():
+                    code = str(status)
+                    if code not in responses:
+                        responses[code] = self._get_response_for_code(response, code)
+            return dict(sorted(responses.items()))
+
+        def _get_response_headers_for_code(self, status_code, direction="response"):
+            headers = super()._get_response_headers_for_code(status_code, direction)
+            if str(status_code) in ("429", "503"):
+                headers.setdefault("Retry-After", RETRY_AFTER)
+            return headers
+
+    return AutoSchema
+
+
+def _api_docs_view() -> type:
+    from drf_spectacular.views import SpectacularSwaggerSplitView
+
+    class ApiDocsView(SpectacularSwaggerSplitView):
+        """The interactive API docs (Swagger UI, served locally).
+
+        OPTIONS is answered with the methods allowed, as Django's own views do: DRF's
+        OPTIONS answer (the view's metadata) rendered through the page's template was
+        a 500 (the template needs the page's context)."""
+
+        def options(self, request, *args, **kwargs):
+            return HttpResponse(headers={"Allow": ", ".join(self.allowed_methods)})
+
+    return ApiDocsView

@@ -2,13 +2,13 @@
 
 from django.contrib import admin
 from django.urls import include, path, register_converter
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from drf_spectacular.views import SpectacularAPIView
 
 from catalog import rest as catalog_rest
 from mileage import rest as mileage_rest
 from payment import rest as payment_rest
 from purchase import rest as purchase_rest
-from vodstore import account_pages, accounts, health, metrics
+from vodstore import account_pages, accounts, api, health, metrics
 
 
 class IdConverter:
@@ -45,10 +45,11 @@ api_patterns = [
     path("mileage/", mileage_rest.MileageSummaryView.as_view(), name="mileage"),
     path("mileage/entries/", mileage_rest.MileageEntryListView.as_view(), name="mileage-entries"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="swagger-ui"),
+    path("docs/", api.ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
 ]
 
 handler400 = "vodstore.outage.bad_request"
+handler404 = "vodstore.api.not_found"
 handler500 = "vodstore.outage.server_error"
 
 urlpatterns = [
