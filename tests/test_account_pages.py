@@ -118,3 +118,25 @@ def test_the_language_switcher_changes_the_page_language(client):
 
     assert response.status_code == 302 and response["Location"] == "/"
     assert '<html lang="ko">' in client.get("/").content.decode()
+
+
+def test_storefront_signups_are_limited_per_client_address(client, settings):
+    settings.SIGNUP_RATE = "2/hour"
+    answers = []
+    for i in range(3):
+        client.logout()
+        answers.append(
+            client.post(
+                "/accounts/signup/",
+                {
+                    "username": f"newbie{i}",
+                    "password1": "a-long-fresh-passphrase",
+                    "password2": "a-long-fresh-passphrase",
+                },
+            )
+        )
+
+    assert [a.status_code for a in answers] == [302, 302, 429]
+    assert "Too many sign-ups from here" in answers[2].content.decode()
+    assert answers[2]["Retry-After"]
+    assert not User.objects.filter(username="newbie2").exists()
