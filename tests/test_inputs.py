@@ -388,3 +388,16 @@ def test_a_film_with_a_field_of_another_type_is_refused(catalog_staff):
     assert assert_api_error(form, 400, "invalid")["errors"].keys() == {"is_active"}
     assert written() == before
     assert client.post("/api/vods/", {**film, "is_active": "false"}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    "body",
+    ['{"vod": 1, "payment_method": "\\ud800"}', '{"\\udfff": 1, "vod": 1}'],
+)
+def test_a_lone_surrogate_in_json_is_a_400_not_a_500(user_client, body):
+    before = written()
+
+    response = user_client.post("/api/purchases/", body, content_type="application/json")
+
+    assert_api_error(response, 400, "invalid")
+    assert written() == before
