@@ -12,7 +12,9 @@ it runs (`POST /control`), which is how the fault drill makes it fail and slow d
 
 A failure comes in two kinds, as with a real network: a plain failure happens before
 the operation (nothing was done), a lost answer after it (the money moved, but the
-caller hears only an error and must look the operation up).
+caller hears only an error and must look the operation up). A call may carry the
+caller's deadline: past it, the operation is not made (the caller has given up and may
+look it up), so that a lookup after the deadline is final.
 """
 
 import argparse
@@ -118,17 +120,21 @@ class Processor:
         return db
 
     # -- the operations -----------------------------------------------------------
-    def authorize(self, *, key: str, amount: int) -> dict:
-        return self._operate("authorize", key, amount, "", self._authorize)
+    def authorize(self, *, key: str, amount: int, deadline: float | None = None) -> dict:
+        return self._operate("authorize", key, amount, "", self._authorize, deadline)
 
-    def capture(self, *, key: str, reference: str, amount: int) -> dict:
-        return self._operate("capture", key, amount, reference, self._capture)
+    def capture(
+        self, *, key: str, reference: str, amount: int, deadline: float | None = None
+    ) -> dict:
+        return self._operate("capture", key, amount, reference, self._capture, deadline)
 
-    def void(self, *, key: str, reference: str) -> dict:
-        return self._operate("void", key, 0, reference, self._void)
+    def void(self, *, key: str, reference: str, deadline: float | None = None) -> dict:
+        return self._operate("void", key, 0, reference, self._void, deadline)
 
-    def refund(self, *, key: str, reference: str, amount: int) -> dict:
-        return self._operate("refund", key, amount, reference, self._refund)
+    def refund(
+        self, *, key: str, reference: str, amount: int, deadline: float | None = None
+    ) -> dict:
+        return self._operate("refund", key, amount, reference, self._refund, deadline)
 
     def lookup(self, *, key: str) -> dict | None:
         row = self._db().execute("SELECT * FROM operations WHERE key = ?", (key,)).fetchone()
@@ -146,7 +152,9 @@ class Processor:
         }
 
     # -- the protocol around every operation ----------------------------------------
-    def _operate(self, kind: str, key: str, amount: int, reference: str, effect) -> dict:
+    def _operate(
+        self, kind: str, key: str, amount: int, reference: str, effect, deadline: float | None
+    ) -> dict:
         if not key or amount < 0:
             raise Rejected("an idempotency key and a non-negative amount are needed")
         known = self.lookup(key=key)
@@ -161,6 +169,10 @@ class Processor:
         db.execute("BEGIN IMMEDIATE")
         try:
             known = self.lookup(key=key)  # a concurrent call with the same key got here first
+            if known is None and deadline is not None and time.time() > deadline:
+                # The caller has given up on this call: it must not happen after that,
+                # so that a lookup once the deadline has passed is the final word.
+                raise Unavailable("the caller's deadline passed", done=False)
             if known is None:
                 self._expire(db)
                 now = time.time()
@@ -258,15 +270,18 @@ def _operation(row: sqlite3.Row) -> dict:
 
 # --- over HTTP ----------------------------------------------------------------------
 
+
+def _args(body: dict, *names: str) -> dict:
+    """An operation's arguments from a request body: the named ones and the deadline."""
+    args = {name: int(body[name]) if name == "amount" else body[name] for name in names}
+    return {**args, "deadline": body.get("deadline")}
+
+
 OPERATIONS = {
-    "/authorize": lambda p, b: p.authorize(key=b["key"], amount=int(b["amount"])),
-    "/capture": lambda p, b: p.capture(
-        key=b["key"], reference=b["reference"], amount=int(b["amount"])
-    ),
-    "/void": lambda p, b: p.void(key=b["key"], reference=b["reference"]),
-    "/refund": lambda p, b: p.refund(
-        key=b["key"], reference=b["reference"], amount=int(b["amount"])
-    ),
+    "/authorize": lambda p, b: p.authorize(**_args(b, "key", "amount")),
+    "/capture": lambda p, b: p.capture(**_args(b, "key", "reference", "amount")),
+    "/void": lambda p, b: p.void(**_args(b, "key", "reference")),
+    "/refund": lambda p, b: p.refund(**_args(b, "key", "reference", "amount")),
 }
 
 

@@ -621,6 +621,8 @@ def store_env(work: Path, name: str, database_url: str, cache_url: str | None) -
         "PAYMENT_GATEWAY": "http",
         "PAYMENT_GATEWAY_URL": GATEWAY,
         "PAYMENT_RECONCILE_GRACE_SECONDS": str(RECONCILE_GRACE),
+        # a lookup is final once a call's deadline has passed: shorter than the grace
+        "PAYMENT_GATEWAY_TIMEOUT": str(RECONCILE_GRACE - 1),
         "SECRET_KEY": secrets.token_urlsafe(45),  # 60 characters
         "SECURE_HTTPS": "false",
         "DEBUG": "false",

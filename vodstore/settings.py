@@ -360,6 +360,11 @@ PAYMENT_SIMULATED_AUTHORIZATION_SECONDS = env.float(
 # The reconciler takes an operation only after it has been left alone this long:
 # longer than any gateway call (the guard's timeout, the HTTP adapter's timeout).
 PAYMENT_RECONCILE_GRACE_SECONDS = env.float("PAYMENT_RECONCILE_GRACE_SECONDS", default=60)
+if PAYMENT_RECONCILE_GRACE_SECONDS <= PAYMENT_GATEWAY_TIMEOUT:
+    # A lookup is final only once the call's deadline has passed.
+    raise ImproperlyConfigured(
+        "PAYMENT_RECONCILE_GRACE_SECONDS must be longer than PAYMENT_GATEWAY_TIMEOUT."
+    )
 PAYMENT_RECONCILE_EVERY_SECONDS = env.float("PAYMENT_RECONCILE_EVERY_SECONDS", default=10)
 
 # --- The payment guard (payment.guard) ------------------------------------------------

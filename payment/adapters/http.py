@@ -6,6 +6,7 @@ A timeout or a broken connection is a `GatewayError`: the operation may have hap
 and `lookup` with its key tells the reconciler which."""
 
 import json
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -29,6 +30,9 @@ class HttpGateway:
         self.timeout = timeout or settings.PAYMENT_GATEWAY_TIMEOUT
 
     def _request(self, path: str, body: dict | None = None) -> dict | None:
+        if body is not None:
+            # the processor drops the operation if it reaches it after we gave up
+            body = {**body, "deadline": time.time() + self.timeout}
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(  # noqa: S310 - a configured http(s) URL
             self.url + path, data=data, headers={"Content-Type": "application/json"}

@@ -3,6 +3,8 @@ original store did, and keeps its books in a SQLite file of its own
 (`PAYMENT_SIMULATED_LEDGER`), so a killed store process takes no record of money with
 it. `PAYMENT_GATEWAY=http` talks to the same processor run as its own process."""
 
+import time
+
 from django.conf import settings
 
 from payment import simulator
@@ -39,8 +41,11 @@ class SimulatedGateway:
         return self.processor.knobs
 
     def _call(self, operation, **kwargs) -> dict:
+        # A caller gives up after PAYMENT_GATEWAY_TIMEOUT (the guard's thread may
+        # outlive its own timeout): the processor then makes nothing.
+        deadline = time.time() + settings.PAYMENT_GATEWAY_TIMEOUT
         try:
-            return operation(**kwargs)
+            return operation(**kwargs, deadline=deadline)
         except simulator.Declined as exc:
             raise GatewayDeclined(str(exc)) from exc
         except simulator.Rejected as exc:

@@ -19,10 +19,13 @@ from rest_framework.test import APIClient
 
 from catalog.models import Vod
 from payment import services as payment_services
+from payment.adapters.simulated import SimulatedGateway
 from payment.exceptions import PaymentUnavailable
+from payment.gateway import use_gateway
 from payment.guard import CircuitBreaker, GuardConfig, PaymentGuard, reset_guard
 from payment.models import Operation, Payment
 from payment.reconcile import payments_check, payments_reconcile
+from payment.simulator import Knobs
 from purchase import idempotency
 from purchase import services as purchase_services
 from purchase.exceptions import AlreadyOwned
@@ -462,3 +465,27 @@ def test_the_reconcile_command_finishes_what_is_in_doubt(user, vod, gateway, mon
 
     assert "capture succeeded: 1" in out.getvalue()
     assert gateway.captures == [Payment.objects.get().gateway_reference]
+
+
+def test_a_lookup_after_the_deadline_is_final_so_a_slow_charge_is_never_orphaned(
+    user, vod, settings, tmp_path, monkeypatch
+):
+    """The guard gives up after its timeout; the call goes on in its thread and reaches
+    the processor after the caller's deadline: the processor makes nothing, so the
+    reconciler's lookup (which waits out the grace period) can say "never made"."""
+    settings.PAYMENT_GATEWAY_TIMEOUT = 0.1
+    simulated = SimulatedGateway(
+        ledger=str(tmp_path / "gateway.sqlite3"), knobs=Knobs(latency_ms=(400.0, 400.0))
+    )
+    config = GuardConfig.from_settings()
+    reset_guard(PaymentGuard(GuardConfig(**{**config.__dict__, "call_timeout": 0.05})))
+    with use_gateway(simulated):
+        with pytest.raises(PaymentUnavailable):
+            purchase_services.purchase_create(user_id=user.id, vod_id=vod.id)
+        time.sleep(0.6)  # the abandoned call reaches the processor, too late
+
+        payments_reconcile(grace_seconds=0)
+
+        assert Operation.objects.get(kind=Kind.AUTHORIZE).state == State.FAILED
+        assert simulated.ledger()["charges"] == []
+        assert payments_check(grace_seconds=0) == []
