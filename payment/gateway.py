@@ -75,7 +75,12 @@ class PaymentGateway(Protocol):
         """Give back a captured charge; the same key never refunds twice."""
 
     def lookup(self, *, idempotency_key: str) -> OperationRecord | None:
-        """The operation made with this key, or None when the processor never made it."""
+        """The operation made with this key, or None when the processor never made it.
+
+        None must be final once the call's deadline (`PAYMENT_GATEWAY_TIMEOUT` after it
+        started) has passed: the simulated processor drops a call that reaches it late.
+        An adapter for a processor without deadlines must keep answering "in doubt"
+        (raise `GatewayError`) until that processor's own request limit has passed."""
 
     def ledger(self) -> dict:
         """The processor's books for reconciliation: `{"charges": [{reference, amount,
