@@ -23,6 +23,9 @@ from vodstore.api import JSONTypes, Pagination, single_values
 
 class VodSerializer(JSONTypes, serializers.ModelSerializer):
     title = serializers.CharField(max_length=200, allow_blank=False, trim_whitespace=True)
+    # On sale unless said otherwise, in a form too: DRF reads a boolean missing from
+    # form data as an unticked box (False), and a film added by a form would vanish.
+    is_active = serializers.BooleanField(default=True)
 
     def get_fields(self):
         # ModelSerializer rebuilds its fields from the model on every use (a third of a

@@ -221,3 +221,20 @@ def test_browsable_api_renders_for_anyone(client):
     response = client.get("/api/vods/", HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert b"Alive!" in response.content
+
+
+def test_a_film_added_by_a_form_is_on_sale_unless_said_otherwise(catalog_staff):
+    client = APIClient()
+    client.force_authenticate(catalog_staff)
+    fields = {
+        "title": "Film 44",
+        "genre": "animation",
+        "release_year": 2020,
+        "runtime_minutes": 26,
+        "price": 263,
+    }
+
+    created = client.post("/api/vods/", fields)  # form-encoded, no is_active
+
+    assert created.status_code == 201 and created.json()["is_active"] is True
+    assert client.get(f"/api/vods/{created.json()['id']}/").status_code == 200
