@@ -5,6 +5,7 @@ Film list pages and film details in JSON are served from the catalog's read cach
 type; the title index answers them)."""
 
 import copy
+import re
 
 import django_filters
 from django import forms
@@ -18,7 +19,8 @@ from catalog import cache as catalog_cache
 from catalog import selectors, services
 from catalog.models import Genre, Vod
 from catalog.search import title_contains
-from vodstore.api import JSONTypes, Pagination, single_values
+from vodstore.api import InvalidQuery, JSONTypes, Pagination, single_values
+from vodstore.inputs import NO_CONTROL_PATTERN
 
 
 class VodSerializer(JSONTypes, serializers.ModelSerializer):
@@ -78,13 +80,45 @@ class VodFilter(django_filters.FilterSet):
 class StableOrderingFilter(filters.OrderingFilter):
     """`?ordering=price` with the id as tie-breaker (in the same direction, which the
     indexes follow): films of equal price keep one order, so no film is shown twice
-    or skipped from one page to the next."""
+    or skipped from one page to the next.
+
+    An ordering by anything but the view's `ordering_fields` is a 400 `invalid_query`
+    (DRF would quietly ignore it, and the schema says which orderings there are)."""
+
+    MAX_LENGTH = 100
+
+    def _pattern(self, view) -> str:
+        name = "-?(?:" + "|".join(view.ordering_fields) + ")"
+        return f"^{name}(?:,{name})*$"
 
     def get_ordering(self, request, queryset, view):
+        raw = request.query_params.get(self.ordering_param)
+        if raw is not None and (
+            len(raw) > self.MAX_LENGTH or not re.fullmatch(self._pattern(view), raw)
+        ):
+            fields = ", ".join(view.ordering_fields)
+            raise InvalidQuery(
+                errors={
+                    self.ordering_param: [
+                        f"Order by {fields}, or several of them separated by commas; "
+                        "a minus sign before one reverses it."
+                    ]
+                }
+            )
         ordering = list(super().get_ordering(request, queryset, view) or [])
         if ordering and not {"id", "-id", "pk", "-pk"} & set(ordering):
             ordering.append("-id" if ordering[0].startswith("-") else "id")
         return ordering
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"].update(pattern=self._pattern(view), maxLength=self.MAX_LENGTH)
+            parameter["description"] = (
+                f"Order by {', '.join(view.ordering_fields)} (a minus sign first: the "
+                "other way), or by several, separated by commas."
+            )
+        return parameters
 
 
 class TitleSearchFilter(filters.SearchFilter):
@@ -92,10 +126,23 @@ class TitleSearchFilter(filters.SearchFilter):
     title), each term found through the title index where there is one
     (`catalog.search`)."""
 
+    MAX_LENGTH = 100  # a title is at most 200 characters; a search, a few words of one
+
     def filter_queryset(self, request, queryset, view):
+        raw = request.query_params.get(self.search_param, "")
+        if len(raw) > self.MAX_LENGTH:
+            raise InvalidQuery(
+                errors={self.search_param: [f"Search with at most {self.MAX_LENGTH} characters."]}
+            )
         for term in self.get_search_terms(request):
             queryset = title_contains(queryset, term)
         return queryset
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"].update(maxLength=self.MAX_LENGTH, pattern=NO_CONTROL_PATTERN)
+        return parameters
 
 
 JSON = "application/json"
@@ -231,8 +278,14 @@ class VodListCreateView(CachedReadMixin, generics.ListCreateAPIView):
         serializer.instance = services.vod_create(**serializer.validated_data)
 
 
+# Who sees a film taken off sale by its id: whoever may add, change or view films (the
+# film they just added off sale, say). Everyone else, and every list, sees films on sale.
+OFF_SALE_READERS = ("catalog.add_vod", "catalog.change_vod", "catalog.view_vod")
+
+
 class VodDetailView(CachedReadMixin, generics.RetrieveAPIView):
-    """One film on sale."""
+    """One film on sale; staff who may add, change or view films see one taken off sale
+    too (`is_active` false)."""
 
     serializer_class = VodSerializer
     permission_classes = [DjangoModelPermissionsOrAnonReadOnly]
@@ -242,6 +295,12 @@ class VodDetailView(CachedReadMixin, generics.RetrieveAPIView):
         return request.path
 
     def get_queryset(self):
+        user = self.request.user
+        if user.is_staff and any(user.has_perm(perm) for perm in OFF_SALE_READERS):
+            # Not kept in the cache: the answer may be a film no one else may read.
+            # (A film on sale found in the cache is the same answer for staff.)
+            self._store_as = None
+            return selectors.vod_list(off_sale_too=True)
         return selectors.vod_list()
 
     def retrieve(self, request, *args, **kwargs):

@@ -22,9 +22,10 @@ class VodNotFound(LookupError):
     """No active VOD has that id."""
 
 
-def vod_list(*, search: str = "", genre: str = "") -> QuerySet[Vod]:
-    """The active VODs, newest first, optionally searched by title and filtered by genre."""
-    qs = Vod.objects.filter(is_active=True)
+def vod_list(*, search: str = "", genre: str = "", off_sale_too: bool = False) -> QuerySet[Vod]:
+    """The active VODs (every VOD with `off_sale_too`), newest first, optionally searched
+    by title and filtered by genre."""
+    qs = Vod.objects.all() if off_sale_too else Vod.objects.filter(is_active=True)
     if search:
         qs = title_contains(qs, search)
     if genre:

@@ -387,7 +387,9 @@ def schemathesis(lab: Lab, identity: str, token: str | None) -> Attack:
     file, its check failures as findings (a server error is counted as a 5xx)."""
     attack = Attack(f"schemathesis ({identity})")
     out = lab.work / f"schemathesis-{identity}"
-    args = [BIN / "schemathesis", "run", f"{STORE}/api/schema/", "--url", STORE]
+    # what counts as a refusal per operation: the same file as tests/test_schema_fuzz.py
+    args = [BIN / "schemathesis", "--config-file", ROOT / "schemathesis.toml"]
+    args += ["run", f"{STORE}/api/schema/", "--url", STORE]
     args += ["--checks", "all", "--max-examples", EXAMPLES, "--max-time", FUZZ_SECONDS]
     args += ["--seed", SEED, "--workers", "2", "--request-timeout", REQUEST_TIMEOUT]
     args += ["--suppress-health-check", "all", "--warnings", "off", "--no-color"]

@@ -165,8 +165,22 @@ def exception_handler(exc, context):
     return response
 
 
+# The largest page number or page size a query may give: past it, a number is a typing
+# accident or an attack on the paginator's arithmetic, not a page anyone wants.
+MAX_PAGE_NUMBER = 2**31 - 1
+
+
+class PageNotFound(DomainError):
+    status_code = 404
+    code = "not_found"
+    default_detail = "There is no such page."
+
+
 class Pagination(PageNumberPagination):
-    """Page-number pagination; `page_size` up to a cap; a bad page is a 400, not a 404."""
+    """Page-number pagination; `page_size` up to a cap (more is capped, not refused).
+    A page that is not a page number is a 400 `invalid_query`; a page number past the
+    last page is a 404 `not_found`, as for any address that names nothing (the list
+    may have been shorter when the link was made)."""
 
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
@@ -176,7 +190,9 @@ class Pagination(PageNumberPagination):
         try:
             return super().paginate_queryset(queryset, request, view)
         except exceptions.NotFound as exc:
-            raise InvalidQuery(errors={"page": [str(exc.detail)]}) from exc
+            raise PageNotFound(
+                f"There is no page {request.query_params.get(self.page_query_param)}."
+            ) from exc
 
     def get_page_number(self, request, paginator):
         raw = request.query_params.get(self.page_query_param)
@@ -185,19 +201,28 @@ class Pagination(PageNumberPagination):
         if raw in self.last_page_strings:
             return paginator.num_pages
         try:
-            return serializers.IntegerField(min_value=1).run_validation(raw)
+            return serializers.IntegerField(min_value=1, max_value=MAX_PAGE_NUMBER).run_validation(
+                raw
+            )
         except serializers.ValidationError:
-            raise InvalidQuery(errors={"page": ["Must be a page number (1 or more)."]}) from None
+            raise InvalidQuery(
+                errors={"page": [f"Must be a page number from 1 to {MAX_PAGE_NUMBER}."]}
+            ) from None
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
         if raw is not None:
             try:
-                size = serializers.IntegerField(min_value=1).run_validation(raw)
+                size = serializers.IntegerField(
+                    min_value=1, max_value=MAX_PAGE_NUMBER
+                ).run_validation(raw)
             except serializers.ValidationError:
                 raise InvalidQuery(
                     errors={
-                        "page_size": [f"Must be a whole number from 1 to {self.max_page_size}."]
+                        "page_size": [
+                            f"Must be a whole number from 1 to {MAX_PAGE_NUMBER} "
+                            f"(more than {self.max_page_size} gives {self.max_page_size})."
+                        ]
                     }
                 ) from None
             return min(size, self.max_page_size)  # more is not refused: capped
@@ -206,7 +231,7 @@ class Pagination(PageNumberPagination):
     def get_schema_operation_parameters(self, view):
         parameters = super().get_schema_operation_parameters(view)
         for parameter in parameters:
-            parameter["schema"]["minimum"] = 1
+            parameter["schema"].update(minimum=1, maximum=MAX_PAGE_NUMBER)
         return parameters
 
 
@@ -235,7 +260,7 @@ ERRORS = {
     401: "`not_authenticated`: no credentials; `authentication_failed`: a wrong token.",
     402: "`payment_declined`: the card was refused; `insufficient_mileage`: too few points.",
     403: "`permission_denied` (or a missing CSRF token with a session).",
-    404: "`not_found`: there is no such object, or it is not yours.",
+    404: "`not_found`: there is no such object, or it is not yours; or no such page.",
     409: "`already_owned`, `not_cancellable` or `idempotency_in_progress`.",
     415: "`unsupported_media_type`: a body in a media type this operation does not read.",
     422: "`idempotency_key_reused`: this Idempotency-Key came with another request.",
@@ -286,7 +311,8 @@ def _auto_schema() -> type:
           in one is refused before the view, `vodstore.inputs`);
         - 401 where credentials are read (a wrong token is refused even where anyone
           may call); 403 where a permission or the session's CSRF check can refuse;
-        - 404 with an id in the path; 415 with a request body; 503 always (an outage).
+        - 404 with an id in the path or a page number in the query; 415 with a request
+          body; 503 always (an outage).
 
         It also marks the operations anyone may call (`{}` in their `security`)."""
 
@@ -318,8 +344,8 @@ def _auto_schema() -> type:
                 unsafe and any(isinstance(p, self.ANONYMOUS_READ) for p in perms)
             ):
                 statuses.add(403)
-            if "{" in self.path:
-                statuses.add(404)
+            if "{" in self.path or (self._is_list_view() and self._get_paginator()):
+                statuses.add(404)  # no such object; a page past the last
             if unsafe and self.get_request_serializer() is not None:
                 statuses.add(415)
             return statuses

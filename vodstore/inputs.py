@@ -18,6 +18,8 @@ from django.http.multipartparser import MultiPartParserError
 
 # C0 control characters except tab (09), line feed (0A) and carriage return (0D)
 CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# The same, as an OpenAPI `pattern` for a free-text parameter: text without them.
+NO_CONTROL_PATTERN = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f]*$"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 API_PREFIX = "/api/"
 MESSAGE = "Control characters (such as NUL) are not allowed."
