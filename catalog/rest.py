@@ -24,6 +24,8 @@ from vodstore.inputs import NO_CONTROL_PATTERN
 
 
 class VodSerializer(JSONTypes, serializers.ModelSerializer):
+    """A film: what the store sells. `is_active` false: taken off sale."""
+
     title = serializers.CharField(max_length=200, allow_blank=False, trim_whitespace=True)
     # On sale unless said otherwise, in a form too: DRF reads a boolean missing from
     # form data as an unticked box (False), and a film added by a form would vanish.
