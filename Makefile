@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 ADDR   ?= 127.0.0.1:8000
 PG_URL ?= postgres://postgres@127.0.0.1:5432/vodstore
 
-.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker drill faults security clean
+.PHONY: run test lint test-sqlite test-postgres install install-dev demo worker drill faults security broker-drill check-deploy clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit("Python 3.11 or newer is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -42,10 +42,16 @@ worker: install
 ## test: lint, check the import contracts, run every test on SQLite.
 test: install-dev lint test-sqlite
 
-lint: install-dev
+lint: install-dev check-deploy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+## check-deploy: the deploy files without an engine or a cluster: compose.yaml against the
+## Compose specification, deploy/k8s (base and production, rendered) against Kubernetes'
+## schemas, the Dockerfile with hadolint (tools pinned in requirements-dev.txt).
+check-deploy: install-dev
+	$(BIN)/python scripts/check_deploy.py
 
 test-sqlite: install-dev
 	$(BIN)/pytest
@@ -78,6 +84,12 @@ faults: install-dev
 ## races, ...); writes reports/security.md, exits 1 on any 5xx or finding.
 security: install-dev
 	$(BIN)/python scripts/security.py
+
+## broker-drill: the store in broker mode on a RabbitMQ node of its own, broken while it
+## sells (consumers and a relay killed, the broker stopped, a poison message); then the
+## books. A few minutes; loopback only.
+broker-drill: install-dev
+	$(BIN)/python scripts/broker_drill.py
 
 .PHONY: load bench
 HOST     ?= http://127.0.0.1:8000
