@@ -16,6 +16,10 @@ def main():
             "available on your PYTHONPATH environment variable? Did you "
             "forget to activate a virtual environment?"
         ) from exc
+    from vodstore import tracing
+
+    # before any command builds the WSGI application (runserver) or opens a connection
+    tracing.configure(tracing.command_role(sys.argv))
     execute_from_command_line(sys.argv)
 
 

@@ -21,6 +21,7 @@ worker wins `cache.add` on the transition's key; the others see the new state.
 """
 
 import contextlib
+import contextvars
 import logging
 import math
 import threading
@@ -260,7 +261,8 @@ class PaymentGuard:
         with self._lock:
             self._in_flight += 1
         started = self.clock()
-        future = self._pool.submit(fn)
+        # in the caller's context: the call's spans stay in the request's trace
+        future = self._pool.submit(contextvars.copy_context().run, fn)
         future.add_done_callback(self._release)
         try:
             result = future.result(timeout=self.config.call_timeout)

@@ -11,6 +11,10 @@ import os
 
 from django.core.wsgi import get_wsgi_application
 
+from vodstore import tracing
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "vodstore.settings")
+# before the application is built: the Django instrumentation adds its middleware
+tracing.configure()
 
 application = get_wsgi_application()
