@@ -5,7 +5,7 @@ from rest_framework import generics, serializers
 
 from payment.models import Payment
 from payment.selectors import payment_list
-from vodstore.api import validated_query
+from vodstore.api import WholeNumberField, validated_query
 
 MAX_ID = 2**63 - 1
 
@@ -28,7 +28,7 @@ class PaymentSerializer(serializers.ModelSerializer):
 
 
 class PaymentQuery(serializers.Serializer):
-    purchase = serializers.IntegerField(
+    purchase = WholeNumberField(
         min_value=1, max_value=MAX_ID, required=False, help_text="Only this purchase's payments."
     )
 

@@ -226,8 +226,12 @@ def test_options_on_the_api_docs_is_not_a_500(client):
         ("purchase=-1", "purchase"),
         ("purchase=99999999999999999999", "purchase"),
         ("purchase=1.5", "purchase"),
+        ("purchase=1.0", "purchase"),  # DRF's IntegerField would read it as 1
+        ("purchase=%201", "purchase"),
         ("page_size=%C2%B2", "page_size"),
+        ("page_size=30.0", "page_size"),
         ("page=%C2%B2", "page"),
+        ("page=1.0", "page"),
     ],
 )
 def test_a_number_that_is_not_one_is_400_invalid_query(signed_in, query, parameter):

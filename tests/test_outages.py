@@ -398,11 +398,7 @@ def _run_worker_through_an_outage(monkeypatch, *, interval: str) -> tuple[list[f
 
     waits: list[float] = []
     monkeypatch.setattr(events, "run_worker_pass", flaky)
-    monkeypatch.setattr(
-        outbox_worker,
-        "time",
-        types.SimpleNamespace(sleep=waits.append, monotonic=time.monotonic),
-    )
+    monkeypatch.setattr(outbox_worker, "pause", lambda stop, seconds: waits.append(seconds))
     call_command("outbox_worker", "--until-idle", "--interval", interval)
     return waits, calls
 

@@ -3,7 +3,7 @@
 from django.contrib import admin, messages
 
 from vodstore import events
-from vodstore.models import EventDelivery, OutboxEvent
+from vodstore.models import EventDelivery, GroupRetry, OutboxEvent
 
 
 class EventDeliveryInline(admin.TabularInline):
@@ -17,13 +17,48 @@ class EventDeliveryInline(admin.TabularInline):
         return False
 
 
+class GroupRetryInline(admin.TabularInline):
+    """Broker mode: an app whose handlers failed on this event, and its retries."""
+
+    model = GroupRetry
+    fields = ["group", "status", "attempts", "next_attempt_at", "last_error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(GroupRetry)
+class GroupRetryAdmin(admin.ModelAdmin):
+    """Broker mode: the apps whose handlers failed, event by event; "Retry now" sends
+    the event back to that app's queue at the relay's next pass."""
+
+    list_display = ["group", "status", "attempts", "next_attempt_at", "event"]
+    list_filter = ["status", "group"]
+    readonly_fields = [f.name for f in GroupRetry._meta.fields]
+    actions = ["retry_now"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.action(description="Retry now (the relay sends the event to this app again)")
+    def retry_now(self, request, queryset):
+        queued = events.retry_now(queryset.values_list("event_id", flat=True))
+        self.message_user(request, f"{queued} retry(ies) put back in line.", messages.INFO)
+
+
 @admin.register(OutboxEvent)
 class OutboxEventAdmin(admin.ModelAdmin):
     list_display = ["type", "status", "attempts", "occurred_at", "next_attempt_at", "id"]
     list_filter = ["status", "type"]
     search_fields = ["=id", "type"]
     readonly_fields = [f.name for f in OutboxEvent._meta.fields]
-    inlines = [EventDeliveryInline]
+    inlines = [EventDeliveryInline, GroupRetryInline]
     actions = ["retry_now"]
 
     def has_add_permission(self, request):
@@ -34,7 +69,9 @@ class OutboxEventAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry now (deliver to the handlers that have not had it)")
     def retry_now(self, request, queryset):
-        delivered = events.retry_now(queryset.values_list("id", flat=True))
-        self.message_user(
-            request, f"{delivered} of {queryset.count()} event(s) fully delivered.", messages.INFO
-        )
+        done = events.retry_now(queryset.values_list("id", flat=True))
+        if events.broker_mode():
+            message = f"{done} event(s) or app retries put back in line for the relay."
+        else:
+            message = f"{done} of {queryset.count()} event(s) fully delivered."
+        self.message_user(request, message, messages.INFO)

@@ -21,12 +21,14 @@ from blinker import Namespace
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Count
+from django.db.models.functions import Now
 from django.utils import timezone
 from prometheus_client.core import GaugeMetricFamily, Metric
 
+from vodstore import tracing
 from vodstore.errors import DomainError
 from vodstore.metrics import cached_counts
-from vodstore.models import EventDelivery, OutboxEvent
+from vodstore.models import EventDelivery, GroupRetry, OutboxEvent
 from vodstore.outage import is_outage
 
 logger = logging.getLogger(__name__)
@@ -86,6 +88,33 @@ def handlers_for(event_type: str) -> list[Handler]:
     return sorted(_signals.signal(event_type).receivers_for(None), key=handler_name)
 
 
+def group_of(handler: Callable) -> str:
+    """The app a handler belongs to (`mileage.handlers.earn...` → "mileage"): in broker
+    mode each app consumes from a queue of its own."""
+    return handler.__module__.split(".", 1)[0]
+
+
+def groups() -> dict[str, list[str]]:
+    """Each consuming app, with the event types its handlers take, sorted."""
+    found: dict[str, set[str]] = {}
+    for event_type, signal in _signals.items():
+        for handler in signal.receivers_for(None):
+            found.setdefault(group_of(handler), set()).add(event_type)
+    return {group: sorted(types) for group, types in sorted(found.items())}
+
+
+def broker_mode() -> bool:
+    """Events travel through the broker (`EVENT_BROKER_URL`), not in-process."""
+    return bool(settings.EVENT_BROKER_URL)
+
+
+def db_now():
+    """The time to compare leases and due times with: the database's clock on
+    PostgreSQL (relays and consumers on several machines agree on it), this process's
+    on SQLite (one machine)."""
+    return Now() if connection.vendor == "postgresql" else _now()
+
+
 def publish(event: Event) -> uuid.UUID:
     """Store `event` in the outbox of the current transaction; dispatch it after commit.
 
@@ -104,11 +133,23 @@ def publish(event: Event) -> uuid.UUID:
             status=OutboxEvent.Status.DELIVERED,
             delivered_at=now,
         ).id
+    if broker_mode():
+        # Only the row: the relay publishes it to the broker after the commit, so the
+        # broker's health never touches the request. Due at once, by the database's
+        # clock, which the relays compare with.
+        return OutboxEvent.objects.create(
+            type=event.type,
+            payload=dataclasses.asdict(event),
+            occurred_at=now,
+            next_attempt_at=Now(),
+            trace_context=tracing.carrier(),  # the relay and consumers continue the trace
+        ).id
     row = OutboxEvent.objects.create(
         type=event.type,
         payload=dataclasses.asdict(event),
         occurred_at=now,
         next_attempt_at=now + timedelta(seconds=settings.EVENTS_DISPATCH_GRACE_SECONDS),
+        trace_context=tracing.carrier(),
     )
 
     # A plain function, not functools.partial: Django 5.2 crashes while logging a
@@ -178,7 +219,102 @@ def _deliver(row: OutboxEvent, already_done: set[str]) -> bool:
     return not errors
 
 
-def _log_failure(row: OutboxEvent, name: str, exc: Exception) -> None:
+class UnknownEvent(LookupError):
+    """A message names an event that is not in the outbox: forged or from elsewhere."""
+
+
+def deliver_to_group(envelope: Delivered, group: str, *, retry: bool = False) -> tuple[int, int]:
+    """Broker mode: run `group`'s handlers of an event that have not succeeded yet, as a
+    consumer of that app's queue does; return (handlers run, handlers already done).
+
+    The per-handler delivery records are the inbox: a redelivered message finds its
+    handlers done and changes nothing. A handler that raises is retried for this app
+    only, after a backoff (`GroupRetry`, republished by the relay). An outage (the
+    database or Redis down) is raised to the caller, which keeps the message and tries
+    again: recording it as a failure needs the database too. `UnknownEvent` for an id
+    the outbox does not hold."""
+    handlers = [h for h in handlers_for(envelope.type) if group_of(h) == group]
+    names = [handler_name(h) for h in handlers]
+    known = OutboxEvent.objects.filter(pk=envelope.id).values_list("id", flat=True)
+    done = set(
+        EventDelivery.objects.filter(event_id__in=known, handler__in=names).values_list(
+            "handler", flat=True
+        )
+    )
+    if not done and not known.exists():
+        raise UnknownEvent(envelope.id)
+    errors: list[str] = []
+    ran = 0
+    for handler, name in zip(handlers, names, strict=True):
+        if name in done:
+            continue
+        try:
+            if _options.get(handler, True):
+                with transaction.atomic():
+                    handler(envelope)
+                    EventDelivery.objects.create(event_id=envelope.id, handler=name)
+            else:
+                handler(envelope)
+                EventDelivery.objects.create(event_id=envelope.id, handler=name)
+            ran += 1
+        except IntegrityError as exc:
+            if not EventDelivery.objects.filter(event_id=envelope.id, handler=name).exists():
+                logger.exception(
+                    "event %s (%s): handler %s failed", envelope.id, envelope.type, name
+                )
+                errors.append(f"{name}: {exc!r}")
+            # else a redelivery to another consumer recorded it first: ours rolled back
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            _log_failure(envelope, name, exc)
+            errors.append(f"{name}: {exc!r}")
+    if errors:
+        _record_group_failure(envelope, group, errors)
+    elif retry:
+        GroupRetry.objects.filter(event_id=envelope.id, group=group).exclude(
+            status=GroupRetry.Status.DONE
+        ).update(status=GroupRetry.Status.DONE, last_error="")
+    return ran, len(done)
+
+
+def _backoff_seconds(attempts: int) -> float:
+    return min(
+        settings.EVENTS_RETRY_BASE_SECONDS * 2 ** (attempts - 1), settings.EVENTS_RETRY_MAX_SECONDS
+    )
+
+
+def _record_group_failure(envelope: Delivered, group: str, errors: list[str]) -> None:
+    with transaction.atomic():
+        retry, _ = GroupRetry.objects.select_for_update().get_or_create(
+            event_id=envelope.id, group=group, defaults={"next_attempt_at": db_now()}
+        )
+        attempts = retry.attempts + 1
+        gave_up = attempts >= settings.EVENTS_MAX_ATTEMPTS
+        GroupRetry.objects.filter(pk=retry.pk).update(
+            attempts=attempts,
+            last_error="\n".join(errors)[:4000],
+            next_attempt_at=db_now() + timedelta(seconds=_backoff_seconds(attempts)),
+            status=GroupRetry.Status.FAILED if gave_up else GroupRetry.Status.PENDING,
+        )
+    if gave_up:
+        logger.error(
+            "event %s (%s): %s gave up after %d attempts",
+            envelope.id,
+            envelope.type,
+            group,
+            attempts,
+        )
+
+
+def claim_due_retries(*, batch: int = 100) -> list[tuple[uuid.UUID, str]]:
+    """Broker mode: take a lease on up to `batch` group retries whose time has come, as
+    `claim_due` does for the outbox; return their (event id, group)."""
+    rows = _lease_due(GroupRetry, ("id", "event_id", "group"), batch=batch, now=db_now())
+    return [(event_id, group) for _, event_id, group in rows]
+
+
+def _log_failure(row: OutboxEvent | Delivered, name: str, exc: Exception) -> None:
     """A handler told to come back later (the gateway is busy, a service is down) is
     an expected retry: one line. Anything else is a bug: the whole traceback."""
     if (isinstance(exc, DomainError) and exc.status_code == 503) or is_outage(exc):
@@ -224,18 +360,25 @@ def claim_due(*, batch: int = 100, now: datetime | None = None) -> list[uuid.UUI
     different events; SQLite serializes the claiming transactions instead. The lease
     (moving `next_attempt_at` ahead) keeps other workers off while this one delivers;
     if the worker dies, the lease runs out and someone else takes the events."""
-    now = now or _now()
+    rows = _lease_due(OutboxEvent, ("id",), batch=batch, now=now or db_now())
+    return [row[0] for row in rows]
+
+
+def _lease_due(model, fields: tuple[str, ...], *, batch: int, now) -> list[tuple]:
+    """Up to `batch` pending rows of `model` whose `next_attempt_at` has come, locked
+    with SKIP LOCKED where the database has it, their lease taken in the same
+    transaction; their `fields` (the first is the primary key)."""
     with transaction.atomic():
-        due = OutboxEvent.objects.filter(
-            status=OutboxEvent.Status.PENDING, next_attempt_at__lte=now
-        ).order_by("next_attempt_at")
+        due = model.objects.filter(status="pending", next_attempt_at__lte=now).order_by(
+            "next_attempt_at"
+        )
         if connection.features.has_select_for_update_skip_locked:
             due = due.select_for_update(skip_locked=True)
-        ids = list(due.values_list("id", flat=True)[:batch])
-        OutboxEvent.objects.filter(id__in=ids).update(
+        rows = list(due.values_list(*fields)[:batch])
+        model.objects.filter(pk__in=[row[0] for row in rows]).update(
             next_attempt_at=now + timedelta(seconds=settings.EVENTS_LEASE_SECONDS)
         )
-    return ids
+    return rows
 
 
 def run_worker_pass(*, batch: int = 100, now: datetime | None = None) -> tuple[int, int]:
@@ -245,12 +388,23 @@ def run_worker_pass(*, batch: int = 100, now: datetime | None = None) -> tuple[i
 
 
 def retry_now(event_ids: Iterable[uuid.UUID]) -> int:
-    """Put pending or given-up events back in line and deliver them at once."""
+    """Put pending or given-up events back in line and deliver them at once (in broker
+    mode: the relay publishes them, and sends the apps whose handlers failed the event
+    again, at its next pass); return how many were delivered or put back in line."""
     ids = list(event_ids)
-    OutboxEvent.objects.filter(id__in=ids).exclude(status=OutboxEvent.Status.DELIVERED).update(
-        status=OutboxEvent.Status.PENDING, next_attempt_at=_now()
+    undone = OutboxEvent.objects.filter(id__in=ids).exclude(
+        status__in=[OutboxEvent.Status.DELIVERED, OutboxEvent.Status.PUBLISHED]
     )
-    return dispatch(ids)
+    if not broker_mode():
+        undone.update(status=OutboxEvent.Status.PENDING, next_attempt_at=_now())
+        return dispatch(ids)
+    with transaction.atomic():
+        requeued = undone.update(status=OutboxEvent.Status.PENDING, next_attempt_at=db_now())
+        regrouped = GroupRetry.objects.filter(event_id__in=ids).exclude(
+            status=GroupRetry.Status.DONE
+        )
+        requeued += regrouped.update(status=GroupRetry.Status.PENDING, next_attempt_at=db_now())
+    return requeued
 
 
 def collect_metrics() -> Iterator[Metric]:

@@ -12,6 +12,8 @@ class OutboxEvent(models.Model):
         PENDING = "pending", "pending"
         DELIVERED = "delivered", "delivered"
         FAILED = "failed", "failed (gave up retrying)"
+        # broker mode: confirmed by the broker; each app's consumers take it from there
+        PUBLISHED = "published", "published to the broker"
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
     type = models.CharField(max_length=100)
@@ -24,6 +26,10 @@ class OutboxEvent(models.Model):
     next_attempt_at = models.DateTimeField()
     last_error = models.TextField(blank=True)
     delivered_at = models.DateTimeField(null=True, blank=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    # The publishing request's trace context (W3C traceparent), so that the relay and
+    # each consumer continue its trace.
+    trace_context = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-occurred_at"]
@@ -54,3 +60,37 @@ class EventDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.handler} ← {self.event_id}"
+
+
+class GroupRetry(models.Model):
+    """Broker mode: one app's handlers failed on one event, and the event goes back to
+    that app's queue (only) after a backoff, until they succeed or are given up.
+    Written only on a failure: a clean delivery leaves nothing here."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        DONE = "done", "done"
+        FAILED = "failed", "failed (gave up retrying)"
+
+    event = models.ForeignKey(OutboxEvent, on_delete=models.CASCADE, related_name="retries")
+    group = models.CharField(max_length=50)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField()
+    last_error = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "group"], name="one_retry_per_group")
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=models.Q(status="pending"),
+                name="group_retry_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.group} ← {self.event_id}"

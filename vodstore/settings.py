@@ -328,6 +328,25 @@ EVENTS_RETRY_MAX_SECONDS = env.int("EVENTS_RETRY_MAX_SECONDS", default=3600)
 # 5 s doubling to the 1 h cap: twelve attempts span about six hours.
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=12)
 
+# Broker mode (vodstore.broker): with an AMQP URL, web processes only write the outbox;
+# `outbox_worker` relays it to RabbitMQ and `consume_events --group APP` runs each app's
+# handlers, on any machine. Without it, events are dispatched in-process (one machine).
+EVENT_BROKER_URL = env.str("EVENT_BROKER_URL", default="")
+# Names of the exchange and queues begin with this (one store per vhost, or a prefix).
+EVENT_BROKER_PREFIX = env.str("EVENT_BROKER_PREFIX", default="vodstore")
+# A message delivered this many times without an ack (its consumer died on it) goes to
+# its app's dead-letter queue. Fixed when the queue is first declared.
+EVENT_BROKER_DELIVERY_LIMIT = env.int("EVENT_BROKER_DELIVERY_LIMIT", default=5)
+EVENT_BROKER_PREFETCH = env.int("EVENT_BROKER_PREFETCH", default=20)
+# How long a publish waits for the broker's confirm, and a connection attempt.
+EVENT_BROKER_TIMEOUT = env.float("EVENT_BROKER_TIMEOUT", default=10.0)
+if EVENT_BROKER_URL and DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    raise ImproperlyConfigured(
+        "Broker mode (EVENT_BROKER_URL) needs PostgreSQL: several relays claim outbox "
+        "rows with SKIP LOCKED and consumers on other machines share the database. Set "
+        "DATABASE_URL=postgres://..., or unset EVENT_BROKER_URL to dispatch in-process."
+    )
+
 # --- Store rules ----------------------------------------------------------------------
 MILEAGE_EARN_PER_PURCHASE = env.int("MILEAGE_EARN_PER_PURCHASE", default=1000)
 MILEAGE_FREE_VOD_COST = env.int("MILEAGE_FREE_VOD_COST", default=5000)

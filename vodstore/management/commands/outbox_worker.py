@@ -1,9 +1,15 @@
 """`manage.py outbox_worker`: deliver events that are due (retries and orphans), and
 run the payment reconciler every few seconds. It outlives database and Redis outages:
 a failed pass is logged, the connections are dropped, and it tries again after a
-backoff, then drains what piled up."""
+backoff, then drains what piled up.
+
+In broker mode (`EVENT_BROKER_URL`) it is the relay: it publishes the outbox to
+RabbitMQ (and sends failed apps' retries to their queues) instead of running handlers,
+and outlives broker outages the same way."""
 
 import logging
+import signal
+import threading
 import time
 
 from django.conf import settings
@@ -11,11 +17,17 @@ from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 
 from vodstore import events
+from vodstore.broker import Relay, is_broker_error
 from vodstore.outage import is_outage
 
 logger = logging.getLogger(__name__)
 
 MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 0.5, 30.0
+
+
+def pause(stop: threading.Event, seconds: float) -> None:
+    """Wait between passes; a SIGTERM ends the wait at once."""
+    stop.wait(seconds)
 
 
 class Command(BaseCommand):
@@ -42,16 +54,43 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, once, until_idle, interval, batch, reconcile_every, **options):
+        stop = threading.Event()  # SIGTERM (a deploy, `docker stop`): end the pass, then exit
+        previous = {
+            signum: signal.signal(signum, lambda *_: stop.set())
+            for signum in (signal.SIGTERM, signal.SIGINT)
+        }
+        relay = Relay() if events.broker_mode() else None
+        if relay is not None:
+            self.stdout.write("broker mode: relaying the outbox to the broker")
+        try:
+            self._loop(stop, relay, once, until_idle, interval, batch, reconcile_every)
+        finally:
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
+            if relay is not None:
+                relay.close()
+
+    def _loop(self, stop, relay, once, until_idle, interval, batch, reconcile_every) -> None:
         from payment.reconcile import payments_reconcile  # the worker runs payment's job
 
         backoff = max(interval, MIN_BACKOFF_SECONDS)
         next_reconcile = time.monotonic()
-        while True:
+        while not stop.is_set():
             try:
                 close_old_connections()
-                claimed, delivered = events.run_worker_pass(batch=batch)
-                if claimed:
-                    self.stdout.write(f"claimed {claimed} event(s), delivered {delivered}")
+                if relay is None:
+                    claimed, delivered = events.run_worker_pass(batch=batch)
+                    if claimed:
+                        self.stdout.write(f"claimed {claimed} event(s), delivered {delivered}")
+                else:
+                    claimed, published = relay.publish_due(batch=batch)
+                    retried = relay.retry_due(batch=batch)
+                    if claimed or retried:
+                        self.stdout.write(
+                            f"claimed {claimed} event(s), published {published}, "
+                            f"sent {retried} retries"
+                        )
+                    claimed += retried
                 reconciled = 0
                 if reconcile_every and (until_idle or time.monotonic() >= next_reconcile):
                     done = payments_reconcile()
@@ -61,18 +100,18 @@ class Command(BaseCommand):
                     next_reconcile = time.monotonic() + reconcile_every
                 backoff = max(interval, MIN_BACKOFF_SECONDS)
             except Exception as exc:
-                # The database or Redis is down (or a bug): never die of it.
-                if is_outage(exc):
+                # The database, Redis or the broker is down (or a bug): never die of it.
+                if is_outage(exc) or (relay is not None and is_broker_error(exc)):
                     logger.warning("outbox worker: %r; retrying in %.1f s", exc, backoff)
                 else:
                     logger.exception("outbox worker: pass failed; retrying in %.1f s", backoff)
                 for connection in connections.all():
                     connection.close_if_unusable_or_obsolete()
                     connection.close()
-                time.sleep(backoff)
+                pause(stop, backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
                 continue
             if once or (until_idle and not claimed and not reconciled):
                 return
             if claimed < batch and not until_idle:
-                time.sleep(interval)
+                pause(stop, interval)
