@@ -23,6 +23,9 @@ from vodstore.outage import is_outage
 logger = logging.getLogger(__name__)
 
 MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 0.5, 30.0
+# The broker back after an outage: reconnecting is cheap, and every second of backoff
+# is a second of delay for every event that piled up.
+MAX_BROKER_BACKOFF_SECONDS = 2.0
 
 
 def pause(stop: threading.Event, seconds: float) -> None:
@@ -109,7 +112,8 @@ class Command(BaseCommand):
                     connection.close_if_unusable_or_obsolete()
                     connection.close()
                 pause(stop, backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF_SECONDS)
+                cap = MAX_BROKER_BACKOFF_SECONDS if is_broker_error(exc) else MAX_BACKOFF_SECONDS
+                backoff = min(backoff * 2, cap)
                 continue
             if once or (until_idle and not claimed and not reconciled):
                 return
