@@ -109,10 +109,10 @@ def broker_mode() -> bool:
 
 
 def db_now():
-    """The time to compare leases and due times with: the database's clock on
-    PostgreSQL (relays and consumers on several machines agree on it), this process's
-    on SQLite (one machine)."""
-    return Now() if connection.vendor == "postgresql" else _now()
+    """The time to compare leases and due times with. In broker mode, the database's
+    clock: relays and consumers on several machines agree on it (and publishing stamps
+    rows with it). Otherwise this process's, as every due time was written with it."""
+    return Now() if broker_mode() and connection.vendor == "postgresql" else _now()
 
 
 def publish(event: Event) -> uuid.UUID:
@@ -141,7 +141,7 @@ def publish(event: Event) -> uuid.UUID:
             type=event.type,
             payload=dataclasses.asdict(event),
             occurred_at=now,
-            next_attempt_at=Now(),
+            next_attempt_at=db_now(),
             trace_context=tracing.carrier(),  # the relay and consumers continue the trace
         ).id
     row = OutboxEvent.objects.create(
