@@ -405,3 +405,55 @@ def test_a_lone_surrogate_in_json_is_a_400_not_a_500(user_client, body):
 
     assert_api_error(response, 400, "invalid")
     assert written() == before
+
+
+@pytest.mark.parametrize("media", ["json", "multipart"])
+def test_a_field_an_operation_does_not_take_is_refused_and_nothing_is_written(
+    signed_in, catalog_staff, vod, media
+):
+    """Mass assignment and typos alike: 400 naming the field, nothing stored."""
+    refused = [
+        (signed_in, "/api/purchases/", {"vod": vod.id, "status": "cancelled"}, "status"),
+        (signed_in, "/api/purchases/", {"vod": vod.id, "payment_metod": "card"}, "payment_metod"),
+        (
+            APIClient(),
+            "/api/auth/signup/",
+            {"username": "eve", "password": "a-long-pass-42", "is_staff": "true"},
+            "is_staff",
+        ),
+        (
+            APIClient(),
+            "/api/auth/token/",
+            {"username": "alice", "password": "x", "scope": "all"},
+            "scope",
+        ),
+    ]
+    staff = APIClient()
+    staff.force_authenticate(catalog_staff)
+    film = {"title": "T", "genre": "drama", "release_year": 2020, "runtime_minutes": 90}
+    refused.append((staff, "/api/vods/", {**film, "price": 100, "id": 5}, "id"))
+    for client, path, body, field in refused:
+        response = client.post(path, body, format=media)
+        assert assert_api_error(response, 400, "invalid")["errors"].keys() == {field}, path
+    assert not Purchase.objects.exists() and not OutboxEvent.objects.exists()
+    assert not User.objects.filter(username="eve").exists()
+    assert not Vod.objects.filter(title="T").exists()
+
+
+def test_a_forms_csrf_token_is_no_unknown_field(client, user, vod):
+    """The browsable API's form posts its CSRF token with the fields."""
+    client.force_login(user)
+    page = client.get("/api/purchases/", HTTP_ACCEPT="text/html")
+    token = page.cookies["csrftoken"].value
+    response = client.post(
+        "/api/purchases/",
+        {"vod": vod.id, "payment_method": "card", "csrfmiddlewaretoken": token},
+        HTTP_ACCEPT="application/json",
+    )
+    assert response.status_code == 201, response.content
+
+
+def test_every_request_body_in_the_schema_is_closed(api_client):
+    schemas = api_client.get("/api/schema/?format=json").json()["components"]["schemas"]
+    bodies = {name: s for name, s in schemas.items() if name.endswith("Request")}
+    assert bodies and all(s["additionalProperties"] is False for s in bodies.values())

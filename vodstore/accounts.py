@@ -24,7 +24,7 @@ from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.response import Response
 
-from vodstore.api import error_responses
+from vodstore.api import JSONTypes, error_responses
 from vodstore.ratelimit import RateLimited, attempt
 
 
@@ -52,7 +52,7 @@ def new_token(user: User) -> tuple[str, AuthToken]:
     return key, instance
 
 
-class SignupSerializer(serializers.Serializer):
+class SignupSerializer(JSONTypes, serializers.Serializer):
     username = serializers.RegexField(
         r"^[\w.@+-]+\Z",
         max_length=150,
@@ -115,12 +115,16 @@ class SignupView(generics.GenericAPIView):
         return Response(SignupResponseSerializer(body).data, status=201)
 
 
+class TokenSerializer(JSONTypes, AuthTokenSerializer):
+    """A username and password for a token; nothing else."""
+
+
 class TokenView(generics.GenericAPIView):
     """Exchange a username and password for a new API token (one per device; it
     expires). Failed attempts are counted per account and per client address and
     locked out for a while (429 with `Retry-After`) before any password is checked."""
 
-    serializer_class = AuthTokenSerializer
+    serializer_class = TokenSerializer
     authentication_classes = []
     permission_classes = [AllowAny]
 
@@ -128,7 +132,7 @@ class TokenView(generics.GenericAPIView):
     def post(self, request):
         # Django's request, not DRF's wrapper: django-axes marks a lock-out on the
         # request it is given, and its middleware reads Django's.
-        params = AuthTokenSerializer(data=request.data, context={"request": request._request})
+        params = TokenSerializer(data=request.data, context={"request": request._request})
         params.is_valid(raise_exception=True)
         key, token = new_token(params.validated_data["user"])
         return Response(TokenResponseSerializer({"token": key, "expiry": token.expiry}).data)

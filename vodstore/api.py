@@ -97,12 +97,23 @@ class JSONTypes:
     a boolean takes 0 or "no", a number takes "7"; the schema promises one type, and a
     client that sends another is told so rather than guessed at. In a form, where
     every value is text, a boolean is "true" or "false" (what the browsable API's
-    checkbox sends); other fields parse their text as usual."""
+    checkbox sends); other fields parse their text as usual.
+
+    A field the operation does not take (a misspelt one, `id`, `status`...) is refused
+    too, as the schema says (`additionalProperties: false`): silently ignored, a typo
+    would look like a default taken on purpose. A form's CSRF token is no field."""
+
+    FORM_EXTRAS = frozenset({"csrfmiddlewaretoken"})
 
     def to_internal_value(self, data):
         if isinstance(data, Mapping):
             is_form = isinstance(data, QueryDict)
-            errors = {}
+            writable = {field.field_name for field in self._writable_fields}
+            errors = {
+                name: ["This operation takes no such field."]
+                for name in data
+                if name not in writable and not (is_form and name in self.FORM_EXTRAS)
+            }
             for field in self._writable_fields:
                 value = data.get(field.field_name, empty)
                 if value is empty or value is None:
@@ -290,6 +301,15 @@ def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
     return {
         status: OpenApiResponse(ErrorSerializer, description=ERRORS[status]) for status in statuses
     }
+
+
+def closed_request_bodies(result, generator, request, public):
+    """drf-spectacular post-processing hook: every request body (the `...Request`
+    components) takes only its properties, as `JSONTypes` holds it to."""
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        if name.endswith("Request") and component.get("type") == "object":
+            component["additionalProperties"] = False
+    return result
 
 
 # drf-spectacular's AutoSchema and its views import `rest_framework.generics`, which
