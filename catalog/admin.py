@@ -1,9 +1,80 @@
-"""Django admin for the catalog: staff add, edit and withdraw films."""
+"""Django admin for the catalog: staff add, edit and withdraw films, and attach their
+feature and trailer (whose facts are read from the uploaded file)."""
 
+from django import forms
 from django.contrib import admin
-from django.db import models
+from django.db import models, transaction
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
 
-from catalog.models import Vod
+from catalog.media import NotAVideo, media_probe
+from catalog.models import Vod, VodMedia, media_storage
+
+MEDIA_FACTS = ["content_type", "duration_seconds", "size", "picture", "codec"]
+# what the form copies from the probe onto the row
+PROBED = ["content_type", "duration_seconds", "size_bytes", "width", "height", "codec"]
+
+
+class VodMediaForm(forms.ModelForm):
+    """A feature or trailer upload: refused unless PyAV reads it as a video, whose
+    duration, size, format and codec then fill the read-only fields."""
+
+    class Meta:
+        model = VodMedia
+        fields = ["vod", "kind", "file"]
+        # no "Currently: <link>": media files have no public URL (the row names the file)
+        widgets = {"file": forms.FileInput(attrs={"accept": "video/*"})}
+
+    def clean_file(self):
+        upload = self.cleaned_data["file"]
+        if "file" in self.changed_data and upload:
+            try:
+                info = media_probe(upload)
+            except NotAVideo:
+                raise forms.ValidationError(
+                    _("This file is not a video the store can read (MP4, WebM, ...)."),
+                    code="not_a_video",
+                ) from None
+            for fact in PROBED:
+                setattr(self.instance, fact, getattr(info, fact))
+        return upload
+
+    def save(self, commit: bool = True) -> VodMedia:
+        replaced = None
+        if self.instance.pk and "file" in self.changed_data:
+            stored = VodMedia.objects.filter(pk=self.instance.pk).values_list("file", flat=True)
+            replaced = stored.first()
+        media = super().save(commit=commit)
+        if replaced and replaced != media.file.name:
+            # the old file goes once the row naming the new one is committed
+            transaction.on_commit(lambda: media_storage().delete(replaced))
+        return media
+
+
+class MediaFacts:
+    """Read-only columns: the file's name in the media storage, its size in readable
+    units, its picture size."""
+
+    @admin.display(description=_("stored as"))
+    def stored_as(self, obj: VodMedia) -> str:
+        return obj.file.name or "-"
+
+    @admin.display(description=_("size"), ordering="size_bytes")
+    def size(self, obj: VodMedia) -> str:
+        return filesizeformat(obj.size_bytes) if obj.size_bytes is not None else "-"
+
+    @admin.display(description=_("picture"))
+    def picture(self, obj: VodMedia) -> str:
+        return f"{obj.width}x{obj.height}" if obj.width else "-"
+
+
+class VodMediaInline(MediaFacts, admin.TabularInline):
+    model = VodMedia
+    form = VodMediaForm
+    fields = ["kind", "file", *MEDIA_FACTS]
+    readonly_fields = MEDIA_FACTS
+    extra = 0
+    max_num = len(VodMedia.Kind.values)
 
 
 @admin.register(Vod)
@@ -17,3 +88,17 @@ class VodAdmin(admin.ModelAdmin):
     list_per_page = 50
     # a poster URL typed without a scheme is taken as https (Django 6.0's default)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+    inlines = [VodMediaInline]
+
+
+@admin.register(VodMedia)
+class VodMediaAdmin(MediaFacts, admin.ModelAdmin):
+    form = VodMediaForm
+    list_display = ["vod", "kind", "duration_seconds", "size", "content_type", "codec"]
+    list_filter = ["kind", "content_type"]
+    list_select_related = ["vod"]
+    search_fields = ["vod__title"]
+    raw_id_fields = ["vod"]
+    fields = ["vod", "kind", "file", "stored_as", *MEDIA_FACTS, "created_at"]
+    readonly_fields = ["stored_as", *MEDIA_FACTS, "created_at"]
+    list_per_page = 50

@@ -1,8 +1,12 @@
 """The catalog's data: films (VODs) offered in the store."""
 
+from django.core.files.storage import Storage, storages
+from django.core.signals import setting_changed
 from django.core.validators import MaxValueValidator, MinValueValidator
-from django.db import models
+from django.db import models, transaction
 from django.db.models import Q
+from django.db.models.signals import post_delete
+from django.utils.functional import LazyObject, empty
 from django.utils.translation import gettext_lazy as _
 
 FIRST_FILM_YEAR = 1888  # Roundhay Garden Scene, the oldest surviving film
@@ -107,3 +111,82 @@ class Vod(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} ({self.release_year})"
+
+
+class _MediaStorage(LazyObject):
+    """The "media" storage of `settings.STORAGES`, looked up when first used."""
+
+    def _setup(self) -> None:
+        self._wrapped = storages["media"]
+
+
+_media_storage = _MediaStorage()
+
+
+def _forget_media_storage(*, setting: str, **kwargs: object) -> None:
+    # Only tests change settings at run time (override_settings): a new STORAGES must
+    # give the field a new media storage, as Django does for its default storage.
+    if setting in {"STORAGES", "MEDIA_ROOT"}:
+        _media_storage._wrapped = empty
+
+
+setting_changed.connect(_forget_media_storage, dispatch_uid="catalog-media-storage")
+
+
+def media_storage() -> Storage:
+    """Where films' media files live: `STORAGES["media"]` (a private directory, or a
+    private S3 bucket), never served as public files."""
+    return _media_storage
+
+
+def media_upload_to(instance: "VodMedia", filename: str) -> str:
+    return f"vods/{instance.vod_id}/{instance.kind}/{filename}"
+
+
+class VodMedia(models.Model):
+    """A film's feature or trailer: a video file in the media storage and its facts,
+    read from the file itself."""
+
+    class Kind(models.TextChoices):
+        FEATURE = "feature", _("feature")
+        TRAILER = "trailer", _("trailer")
+
+    vod = models.ForeignKey(
+        Vod, on_delete=models.CASCADE, related_name="media", verbose_name=_("VOD")
+    )
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices)
+    file = models.FileField(
+        _("file"), storage=media_storage, upload_to=media_upload_to, max_length=255
+    )
+    content_type = models.CharField(_("format"), max_length=100)
+    duration_seconds = models.FloatField(_("duration (seconds)"))
+    size_bytes = models.PositiveBigIntegerField(_("size (bytes)"))
+    width = models.PositiveIntegerField(_("width"))
+    height = models.PositiveIntegerField(_("height"))
+    codec = models.CharField(_("codec"), max_length=50)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("media file")
+        verbose_name_plural = _("media files")
+        ordering = ["vod_id", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["vod", "kind"], name="vodmedia_one_per_kind"),
+            models.CheckConstraint(
+                condition=Q(kind__in=["feature", "trailer"]), name="vodmedia_kind_valid"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.file.name}"
+
+
+def _delete_media_file(*, instance: VodMedia, **kwargs: object) -> None:
+    # Every way a row goes (admin, a film's deletion, a queryset) takes its file along,
+    # once the deletion is committed: a rolled-back deletion keeps the file it names.
+    name = instance.file.name
+    if name:
+        transaction.on_commit(lambda: media_storage().delete(name))
+
+
+post_delete.connect(_delete_media_file, sender=VodMedia, dispatch_uid="catalog-media-file-delete")

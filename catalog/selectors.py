@@ -3,9 +3,9 @@ frozen dataclass, never a model instance."""
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
-from catalog.models import Vod
+from catalog.models import Vod, VodMedia
 from catalog.search import title_contains
 
 
@@ -49,3 +49,26 @@ def vod_get_for_sale(*, vod_id: int) -> VodForSale:
 def vod_titles(*, vod_ids: list[int]) -> dict[int, str]:
     """Titles of the given VODs (active or not), by id, in one query."""
     return dict(Vod.objects.filter(pk__in=vod_ids).values_list("id", "title"))
+
+
+@dataclass(frozen=True)
+class MediaFile:
+    """A film's feature or trailer, as the streaming views need it."""
+
+    vod_id: int
+    kind: str  # "feature" | "trailer"
+    name: str  # the file's name in the "media" storage
+    size: int  # bytes
+    content_type: str
+    duration_seconds: float
+
+
+def vod_media(*, vod_id: int, kind: str) -> MediaFile | None:
+    """The film's feature or trailer (whether or not the film is on sale), or None."""
+    row = (
+        VodMedia.objects.filter(vod_id=vod_id, kind=kind)
+        .values("vod_id", "kind", "content_type", "duration_seconds")
+        .annotate(name=F("file"), size=F("size_bytes"))
+        .first()
+    )
+    return MediaFile(**row) if row else None

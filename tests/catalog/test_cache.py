@@ -64,6 +64,9 @@ def admin_form(vod: Vod, **changes) -> dict:
         "poster_url": vod.poster_url,
         "is_active": "on" if vod.is_active else "",
         "_save": "Save",
+        # the film's media inline, with no rows, as the browser sends it
+        "media-TOTAL_FORMS": "0",
+        "media-INITIAL_FORMS": "0",
     }
     form.update(changes)
     if not form["is_active"]:

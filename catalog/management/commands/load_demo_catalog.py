@@ -2,6 +2,7 @@
 
 from argparse import ArgumentParser
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
@@ -30,8 +31,18 @@ class Command(BaseCommand):
             default=DEFAULT_COUNT,
             help=f"how many demo films should exist (default {DEFAULT_COUNT})",
         )
+        parser.add_argument(
+            "--with-media",
+            action="store_true",
+            help=(
+                "also make the demo feature and trailer of each of these films that lacks "
+                "them (make_demo_media; about 5 s a film)"
+            ),
+        )
 
-    def handle(self, *args: object, count: int, verbosity: int, **options: object) -> None:
+    def handle(
+        self, *args: object, count: int, with_media: bool, verbosity: int, **options: object
+    ) -> None:
         if count < 0:
             raise CommandError(f"--count must be zero or more, not {count}.")
         self.verbosity = verbosity
@@ -39,7 +50,9 @@ class Command(BaseCommand):
         existing_titles = set(Vod.objects.values_list("title", flat=True))
         created = existed = 0
         batch: list[Vod] = []
+        titles: set[str] = set()
         for film in demo_films(count=count):
+            titles.add(film["title"])
             if film["title"] in existing_titles:
                 existed += 1
                 continue
@@ -53,6 +66,17 @@ class Command(BaseCommand):
         self.stdout.write(
             self.style.SUCCESS(f"Created {created} demo films; {existed} already existed.")
         )
+        if with_media:
+            # by title, in Python: an IN list of 100,000 titles is more than SQLite takes
+            vod_ids = [
+                vod_id
+                for vod_id, title in Vod.objects.values_list("id", "title")
+                if title in titles
+            ]
+            if vod_ids:
+                call_command(
+                    "make_demo_media", vod=vod_ids, stdout=self.stdout, verbosity=verbosity
+                )
 
     def _insert(self, *, batch: list[Vod]) -> int:
         if not batch:
