@@ -29,7 +29,8 @@ RUN SECRET_KEY="$(python -c 'import secrets; print(secrets.token_urlsafe(64))')"
     python manage.py collectstatic --no-input \
  && groupadd --system --gid 10001 vodstore \
  && useradd --system --uid 10001 --gid 10001 --home-dir /app --shell /usr/sbin/nologin vodstore \
- && chown -R 10001:10001 /app/staticfiles
+ && mkdir -p /app/media \
+ && chown -R 10001:10001 /app/staticfiles /app/media
 
 # Numeric, so that Kubernetes' runAsNonRoot can verify it without reading /etc/passwd.
 USER 10001:10001

@@ -23,10 +23,12 @@ $(VENV)/.installed-dev: requirements.txt requirements-dev.txt | $(BIN)/python
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 
-## run: install, migrate (the two original films arrive with it), make a development
-## admin account, and serve the store on http://$(ADDR) with SQLite.
+## run: install, migrate (the two original films arrive with it), make their demo feature
+## and trailer (once, about 10 s), make a development admin account, and serve the store
+## on http://$(ADDR) with SQLite.
 run: install
 	DEBUG=true $(BIN)/python manage.py migrate --no-input
+	DEBUG=true $(BIN)/python manage.py make_demo_media --originals
 	DEBUG=true $(BIN)/python manage.py dev_admin
 	DEBUG=true $(BIN)/python manage.py runserver $(ADDR)
 
@@ -105,12 +107,16 @@ load: install-dev
 		--stop-timeout 10 --only-summary --csv reports/load --html reports/load.html
 
 ## bench: requests per second of each endpoint class as a ratio of GET /healthz, on SQLite
-## and PostgreSQL, 10,000 then 100,000 films; writes reports/bench.md. It needs wrk, which
-## it installs from Debian's packages when it may (as root, with apt-get).
+## and PostgreSQL, 10,000 then 100,000 films; writes reports/bench.md. Then watching
+## (`bench.py media`): the Watch page and 1 MiB Range requests sent by Django and by a
+## private nginx (X-Accel-Redirect); writes reports/bench-media.md. It needs wrk and nginx,
+## which it installs from Debian's packages when it may (as root, with apt-get).
 bench: install-dev
-	@command -v wrk >/dev/null || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
-		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	@{ command -v wrk && { command -v nginx || [ -x /usr/sbin/nginx ]; }; } >/dev/null || \
+		[ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx; }
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench.py media
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3* .test-gateway-*.sqlite3*

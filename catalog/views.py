@@ -1,11 +1,14 @@
-"""Storefront pages of the catalog: the film list (search, genre, pages) and a film's detail."""
+"""Storefront pages of the catalog: the film list (search, genre, pages), a film's detail
+and its trailer, which anyone may play."""
 
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_http_methods
 
 from catalog.models import Genre, Vod
-from catalog.selectors import vod_get, vod_list
+from catalog.selectors import vod_get, vod_list, vod_media
+from vodstore.streaming import media_response
 
 PAGE_SIZE = 24
 # Longer queries cannot match a 200-character title; cutting them keeps the LIKE cheap.
@@ -39,4 +42,24 @@ def vod_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
         vod = vod_get(vod_id=pk)
     except Vod.DoesNotExist:
         raise Http404("No such film.") from None
-    return render(request, "catalog/vod_detail.html", {"vod": vod})
+    has_trailer = vod_media(vod_id=pk, kind=TRAILER) is not None
+    return render(request, "catalog/vod_detail.html", {"vod": vod, "has_trailer": has_trailer})
+
+
+TRAILER = "trailer"
+# A trailer is the same for everyone and changes rarely: browsers may keep it an hour.
+TRAILER_MAX_AGE_SECONDS = 3600
+
+
+@require_http_methods(["GET", "HEAD"])
+def vod_trailer_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A film's trailer, for anyone, signed in or not (with Range: a player seeks in
+    it); 404 when the film is not on sale or has no trailer."""
+    try:
+        vod_get(vod_id=pk)
+    except Vod.DoesNotExist:
+        raise Http404("No such film.") from None
+    trailer = vod_media(vod_id=pk, kind=TRAILER)
+    if trailer is None:
+        raise Http404("This film has no trailer.")
+    return media_response(request, trailer, max_age=TRAILER_MAX_AGE_SECONDS)

@@ -3,9 +3,17 @@
 from django.contrib import admin, messages
 
 from purchase import services
-from purchase.models import IdempotencyKey, Purchase
+from purchase.models import IdempotencyKey, Purchase, WatchProgress
 from vodstore.admin_tools import ReadOnlyAdminMixin
 from vodstore.errors import DomainError
+
+
+class WatchProgressInline(ReadOnlyAdminMixin, admin.StackedInline):
+    """How far the owner got (the refund rule reads `furthest_seconds`)."""
+
+    model = WatchProgress
+    fields = ["position_seconds", "furthest_seconds", "duration_seconds", "updated_at"]
+    readonly_fields = fields
 
 
 @admin.register(Purchase)
@@ -15,8 +23,12 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["vod_title", "user__username", "=id"]
     list_select_related = ["user"]
     actions = ["cancel_purchases"]
+    inlines = [WatchProgressInline]
 
-    @admin.action(description="Cancel the selected purchases (refund and reverse points)")
+    @admin.action(
+        description="Cancel the selected purchases (refund and reverse points; also past "
+        "the refund window or the watched threshold)"
+    )
     def cancel_purchases(self, request, queryset):
         done = 0
         for purchase in queryset:

@@ -59,3 +59,21 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} ({self.user_id})"
+
+
+class WatchProgress(models.Model):
+    """Where the owner of a purchase is in its film, and how far it has ever played
+    (which decides whether it may still be refunded)."""
+
+    purchase = models.OneToOneField(Purchase, on_delete=models.CASCADE, related_name="progress")
+    position_seconds = models.FloatField(default=0)
+    furthest_seconds = models.FloatField(default=0)
+    # the feature's length when the position was saved (None: no video known)
+    duration_seconds = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "watch progress"
+
+    def __str__(self) -> str:
+        return f"{self.purchase_id} at {self.position_seconds:.0f} s"

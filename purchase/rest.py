@@ -7,7 +7,8 @@ from rest_framework.response import Response
 
 from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
-from purchase.models import Purchase
+from purchase.exceptions import PurchaseNotFound
+from purchase.models import Purchase, WatchProgress
 from purchase.throttling import purchase_attempt
 from vodstore.api import JSONTypes, error_responses, validated_query
 from vodstore.errors import DomainError
@@ -166,3 +167,63 @@ class PurchaseCancelView(generics.GenericAPIView):
             as_staff=request.user.is_staff and request.user.has_perm("purchase.change_purchase"),
         )
         return Response(PurchaseSerializer(purchase).data)
+
+
+class ProgressSerializer(serializers.Serializer):
+    vod = serializers.IntegerField(source="purchase.vod_id")
+    position_seconds = serializers.FloatField(help_text="Where to resume.")
+    furthest_seconds = serializers.FloatField(
+        help_text="How far the film has ever played (the refund rule reads it)."
+    )
+    duration_seconds = serializers.FloatField(allow_null=True, help_text="The feature's length.")
+    updated_at = serializers.DateTimeField()
+
+
+class ProgressUpdateSerializer(JSONTypes, serializers.Serializer):
+    position_seconds = serializers.FloatField(min_value=0, max_value=10**6)
+
+
+class ProgressListView(generics.ListAPIView):
+    """Continue watching: your films started and not finished, most recently watched
+    first."""
+
+    serializer_class = ProgressSerializer
+
+    def get_queryset(self):
+        return selectors.continue_watching(user_id=self.request.user.id)
+
+
+class ProgressDetailView(generics.GenericAPIView):
+    """Where you are in a film you own (`PUT` saves it; the player does, now and then).
+    A film you do not own is a 404."""
+
+    serializer_class = ProgressSerializer
+
+    def get_object(self) -> WatchProgress:
+        """The progress in the film of the URL (an unsaved one at 0 when the owner has not
+        started it); `PurchaseNotFound` (404) when the user does not own the film. (Also
+        what DRF's OPTIONS answer asks for before it describes PUT.)"""
+        user_id, vod_id = self.request.user.id, self.kwargs["vod_id"]
+        try:
+            progress = selectors.progress_of(user_id=user_id, vod_id=vod_id)
+        except Purchase.DoesNotExist:
+            raise PurchaseNotFound() from None
+        if progress is None:  # owned, not started
+            purchase = selectors.purchase_of_vod(user_id=user_id, vod_id=vod_id)
+            progress = WatchProgress(purchase=purchase, updated_at=purchase.created_at)
+        return progress
+
+    @extend_schema(responses={200: ProgressSerializer})
+    def get(self, request, vod_id: int):
+        return Response(ProgressSerializer(self.get_object()).data)
+
+    @extend_schema(request=ProgressUpdateSerializer, responses={200: ProgressSerializer})
+    def put(self, request, vod_id: int):
+        params = ProgressUpdateSerializer(data=request.data)
+        params.is_valid(raise_exception=True)
+        progress = services.progress_save(
+            user_id=request.user.id,
+            vod_id=vod_id,
+            position_seconds=params.validated_data["position_seconds"],
+        )
+        return Response(ProgressSerializer(progress).data)

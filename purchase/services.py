@@ -1,11 +1,15 @@
 """The buy and cancel use cases. The transaction of a purchase lives here."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import FloatField, Value
+from django.db.models.functions import Greatest
 from django.utils import timezone
 
-from catalog.selectors import VodNotFound, vod_get_for_sale
+from catalog.selectors import VodNotFound, vod_get_for_sale, vod_media
 from payment.selectors import payments_by_purchase, purchase_paid_by_request
 from payment.services import (
     PaymentInfo,
@@ -15,7 +19,7 @@ from payment.services import (
 )
 from purchase.events import VodPurchaseCancelled, VodPurchased
 from purchase.exceptions import AlreadyOwned, NotCancellable, PurchaseNotFound, VodNotAvailable
-from purchase.models import IdempotencyKey, Purchase
+from purchase.models import IdempotencyKey, Purchase, WatchProgress
 from purchase.selectors import purchase_of_vod
 from vodstore.events import publish
 
@@ -112,20 +116,29 @@ def _bought_by_this_request(
 def purchase_cancel(*, user_id: int, purchase_id: int, as_staff: bool = False) -> Purchase:
     """Cancel a paid purchase; its payment and points are reversed by event handlers.
 
-    Raises `PurchaseNotFound` when it does not exist or is someone else's (unless
-    `as_staff`), and `NotCancellable` when it is not paid."""
+    Its owner may cancel only within the refund window (`REFUND_WINDOW_DAYS`) and
+    before the film has played past `REFUND_WATCHED_SECONDS`; staff (`as_staff`) may
+    cancel any paid purchase at any time. Raises `PurchaseNotFound` when it does not
+    exist or is someone else's (unless `as_staff`), and `NotCancellable`, with the
+    reason, otherwise. The rules are part of the conditional UPDATE, so a position
+    saved or a window closing at the same moment cannot slip between check and cancel."""
     scope = Purchase.objects.filter(pk=purchase_id)
     if not as_staff:
         scope = scope.filter(user_id=user_id)
+    cancellable = scope.filter(status=Purchase.Status.PAID)
+    if not as_staff:
+        cancellable = cancellable.filter(created_at__gte=_refund_window_opened()).exclude(
+            progress__furthest_seconds__gte=settings.REFUND_WATCHED_SECONDS
+        )
     with transaction.atomic():
-        cancelled = scope.filter(status=Purchase.Status.PAID).update(
+        cancelled = cancellable.update(
             status=Purchase.Status.CANCELLED, cancelled_at=timezone.now()
         )
-        purchase = scope.first()
+        purchase = scope.select_related("progress").first()
         if purchase is None:
             raise PurchaseNotFound()
         if not cancelled:
-            raise NotCancellable()
+            raise _why_not_cancellable(purchase)
         publish(
             VodPurchaseCancelled(
                 purchase_id=purchase.id,
@@ -136,3 +149,70 @@ def purchase_cancel(*, user_id: int, purchase_id: int, as_staff: bool = False) -
             )
         )
     return purchase
+
+
+def _refund_window_opened():
+    return timezone.now() - timedelta(days=settings.REFUND_WINDOW_DAYS)
+
+
+def refund_rules(purchase: Purchase) -> str | None:
+    """Why the owner can no longer cancel `purchase` for a refund (a `reason` code of
+    `NotCancellable`), or None while they can."""
+    if purchase.status != Purchase.Status.PAID:
+        return "not_paid"
+    if purchase.created_at < _refund_window_opened():
+        return "refund_window_passed"
+    # no progress yet: the reverse one-to-one raises an AttributeError, hence None
+    progress = getattr(purchase, "progress", None)
+    if progress is not None and progress.furthest_seconds >= settings.REFUND_WATCHED_SECONDS:
+        return "watched"
+    return None
+
+
+def _why_not_cancellable(purchase: Purchase) -> NotCancellable:
+    reason = refund_rules(purchase) or "not_paid"
+    detail = {
+        "not_paid": NotCancellable.default_detail,
+        "refund_window_passed": (
+            f"The refund window ({settings.REFUND_WINDOW_DAYS} days after buying) has passed."
+        ),
+        "watched": (
+            f"The film has played past {settings.REFUND_WATCHED_SECONDS // 60} minutes, "
+            "so it can no longer be refunded."
+        ),
+    }[reason]
+    return NotCancellable(detail, reason=reason)
+
+
+def progress_save(*, user_id: int, vod_id: int, position_seconds: float) -> WatchProgress:
+    """Remember where the owner of `vod_id` is in it (and how far it ever played).
+    `PurchaseNotFound` unless they own it. The position is kept within the feature's
+    length when it is known."""
+    purchase = purchase_of_vod(user_id=user_id, vod_id=vod_id)
+    if purchase is None:
+        raise PurchaseNotFound()
+    media = vod_media(vod_id=vod_id, kind="feature")
+    duration = media.duration_seconds if media else None
+    position = max(0.0, position_seconds)
+    if duration is not None:
+        position = min(position, duration)
+    progress, created = WatchProgress.objects.get_or_create(
+        purchase=purchase,
+        defaults={
+            "position_seconds": position,
+            "furthest_seconds": position,
+            "duration_seconds": duration,
+        },
+    )
+    if not created:
+        # furthest only grows, also when two saves race: Greatest in the UPDATE
+        WatchProgress.objects.filter(pk=progress.pk).update(
+            position_seconds=position,
+            furthest_seconds=Greatest(
+                "furthest_seconds", Value(position, output_field=FloatField())
+            ),
+            duration_seconds=duration,
+            updated_at=timezone.now(),
+        )
+        progress.refresh_from_db()
+    return progress

@@ -4,6 +4,8 @@ shown on the page the user was on."""
 
 import time
 import uuid
+from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
@@ -11,13 +13,14 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.core.signing import BadSignature
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext, ngettext
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog.selectors import vod_get, vod_list
+from catalog.selectors import VodNotFound, vod_get, vod_get_for_sale, vod_list, vod_media
 from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
 from purchase.exceptions import IdempotencyInProgress
@@ -25,9 +28,11 @@ from purchase.models import Purchase
 from purchase.throttling import purchase_attempt
 from vodstore.errors import DomainError
 from vodstore.formatting import points, won
+from vodstore.streaming import media_response, media_token, read_media_token, ttl_seconds
 
 PAGE_SIZE = 20
 LIBRARY_PAGE_SIZE = 24
+CONTINUE_WATCHING = 6  # films in the library's "Continue watching" row
 # A second click arrives while the first is still paying: wait for its answer (and
 # replay it) rather than tell the buyer to come back. Longer than the guard's call
 # timeout, short enough not to tie up a worker.
@@ -64,7 +69,7 @@ def refusal_message(code: str, extra: dict) -> str:
     if code == "vod_not_available":
         return gettext("This film is not available for sale.")
     if code == "not_cancellable":
-        return gettext("This purchase cannot be cancelled: only a paid purchase can be.")
+        return not_refundable_message(extra.get("reason", "not_paid"))
     if code == "idempotency_in_progress":
         return gettext("Your purchase is still being processed. Please check again in a moment.")
     if code == "idempotency_key_reused":
@@ -133,6 +138,34 @@ def _run_once_waiting(**kwargs) -> idempotency.Outcome:
             time.sleep(IN_PROGRESS_POLL_SECONDS)
 
 
+def not_refundable_message(reason: str) -> str:
+    """Why the owner can no longer cancel a purchase (`services.refund_rules`)."""
+    if reason == "refund_window_passed":
+        return ngettext(
+            "This purchase can no longer be refunded: the %(days)d-day refund window has passed.",
+            "This purchase can no longer be refunded: the %(days)d-day refund window has passed.",
+            settings.REFUND_WINDOW_DAYS,
+        ) % {"days": settings.REFUND_WINDOW_DAYS}
+    if reason == "watched":
+        minutes = max(1, settings.REFUND_WATCHED_SECONDS // 60)
+        return ngettext(
+            "This purchase can no longer be refunded: the film has played past %(minutes)d minute.",
+            "This purchase can no longer be refunded: the film has played past %(minutes)d "
+            "minutes.",
+            minutes,
+        ) % {"minutes": minutes}
+    return gettext("This purchase cannot be cancelled: only a paid purchase can be.")
+
+
+def with_refund_terms(purchase: Purchase) -> Purchase:
+    """`purchase` with what the templates say of its refund: `refund_reason` (None while
+    its owner may still cancel it) and `refund_until` (the window's end)."""
+    purchase.refund_reason = services.refund_rules(purchase)
+    purchase.refund_until = purchase.created_at + timedelta(days=settings.REFUND_WINDOW_DAYS)
+    purchase.refund_minutes = max(1, settings.REFUND_WATCHED_SECONDS // 60)
+    return purchase
+
+
 def _refused(request: HttpRequest, *, code: str, extra: dict, film_url: str) -> HttpResponse:
     messages.error(request, refusal_message(code, extra))
     # a film no longer on sale has no page to go back to
@@ -188,7 +221,10 @@ def buy_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def watch_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """The player page of an owned film; anyone else is sent to the film's page."""
+    """The player page of an owned film; anyone else is sent to the film's page. The
+    video's address is signed for this user and film and lives MEDIA_URL_TTL_SECONDS
+    (the page's script asks `watch_source_view` for a new one when it has run out); the
+    film starts where its owner left it."""
     purchase = selectors.purchase_of_vod(user_id=request.user.id, vod_id=pk)
     if purchase is None:
         messages.info(request, gettext("Buy this film to watch it."))
@@ -197,25 +233,117 @@ def watch_view(request: HttpRequest, pk: int) -> HttpResponse:
         vod = vod_get(vod_id=pk)
     except ObjectDoesNotExist:
         raise Http404("This film is no longer available.") from None
-    return render(request, "purchase/watch.html", {"vod": vod, "purchase": purchase})
+    context = {"vod": vod, "purchase": purchase}
+    feature = vod_media(vod_id=pk, kind=FEATURE)
+    if feature is not None:
+        position = selectors.watch_position(user_id=request.user.id, vod_id=pk)
+        if position >= feature.duration_seconds * selectors.FINISHED_SHARE:
+            position = 0.0  # seen to the end: it starts again from the beginning
+        context["video"] = {
+            "src": _feature_src(user_id=request.user.id, vod_id=pk),
+            "position": position,
+            "start": f"{position:.1f}" if position else "",  # for #t=, never localized
+            "source_url": reverse("purchase:watch-source", args=[pk]),
+            "progress_url": reverse("progress-detail", kwargs={"vod_id": pk}),
+        }
+    return render(request, "purchase/watch.html", context)
+
+
+FEATURE = "feature"
+
+
+def _feature_src(*, user_id: int, vod_id: int) -> str:
+    token = media_token(user_id=user_id, vod_id=vod_id, kind=FEATURE)
+    return f"{reverse('purchase:watch-video', args=[vod_id])}?{urlencode({'token': token})}"
+
+
+def _no_video() -> HttpResponse:
+    # The same empty 403 for every refusal, decided before the film's media is looked
+    # up: it says nothing of whether the film has a video, or of whose token it was.
+    response = HttpResponse(status=403, content_type="text/plain")
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@require_http_methods(["GET", "HEAD"])
+def watch_video_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """The feature video of film `pk`, for its owner only: `?token=` must be a valid,
+    unexpired media token for this film's feature, signed for the signed-in user (the
+    <video> element sends the session cookie), who must own a paid purchase of the film
+    now. Any refusal is an empty 403; an owner's film that is off sale or has no video
+    is a 404. The bytes come by `MEDIA_DELIVERY` (Range, X-Accel-Redirect, storage)."""
+    try:
+        user_id, vod_id, kind = read_media_token(request.GET.get("token", ""))
+    except BadSignature:  # forged, altered, expired (SignatureExpired) or missing
+        return _no_video()
+    # request.user.id is None when nobody is signed in
+    if vod_id != pk or kind != FEATURE or request.user.id != user_id:
+        return _no_video()
+    if selectors.purchase_of_vod(user_id=user_id, vod_id=pk) is None:  # e.g. cancelled
+        return _no_video()
+    try:
+        vod_get_for_sale(vod_id=pk)
+    except VodNotFound:
+        raise Http404("This film is no longer available.") from None
+    feature = vod_media(vod_id=pk, kind=FEATURE)
+    if feature is None:
+        raise Http404("This film has no video.")
+    return media_response(request, feature)
+
+
+@require_GET
+def watch_source_view(request: HttpRequest, pk: int) -> HttpResponse:
+    """A new signed address of an owned film's video (JSON `{"src", "expires_in"}`), for
+    the Watch page's script when the address it has has run out mid-film; 404 to
+    anyone else."""
+    if (
+        not request.user.is_authenticated
+        or selectors.purchase_of_vod(user_id=request.user.id, vod_id=pk) is None
+    ):
+        return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+    response = JsonResponse(
+        {"src": _feature_src(user_id=request.user.id, vod_id=pk), "expires_in": ttl_seconds()}
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 @login_required
 def library_view(request: HttpRequest) -> HttpResponse:
     """The films the user owns, most recently bought first."""
     owned = selectors.purchase_list(user_id=request.user.id, status=Purchase.Status.PAID)
+    owned = owned.select_related("progress")
     page = Paginator(owned, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
-    # one query for the page's films; a film withdrawn from sale is missing here
-    films = vod_list().in_bulk([p.vod_id for p in page])
-    items = [{"purchase": p, "vod": films.get(p.vod_id)} for p in page]
-    return render(request, "purchase/library.html", {"page_obj": page, "items": items})
+    started = list(selectors.continue_watching(user_id=request.user.id)[:CONTINUE_WATCHING])
+    # one query for the films of the page and of "Continue watching"; a film withdrawn
+    # from sale is missing here
+    vod_ids = {p.vod_id for p in page} | {w.purchase.vod_id for w in started}
+    films = vod_list().in_bulk(vod_ids)
+    items = [{"purchase": p, "vod": films.get(p.vod_id), "progress": _progress(p)} for p in page]
+    continuing = [
+        {"purchase": w.purchase, "vod": films[w.purchase.vod_id], "progress": w}
+        for w in started
+        if w.purchase.vod_id in films
+    ]
+    return render(
+        request,
+        "purchase/library.html",
+        {"page_obj": page, "items": items, "continuing": continuing},
+    )
+
+
+def _progress(purchase: Purchase):
+    # no progress yet: the reverse one-to-one raises an AttributeError, hence None
+    return getattr(purchase, "progress", None)
 
 
 @login_required
 def purchase_list_view(request: HttpRequest) -> HttpResponse:
     """The user's purchases, newest first, with Cancel for the paid ones."""
-    purchases = selectors.purchase_list(user_id=request.user.id)
+    purchases = selectors.purchase_list(user_id=request.user.id).select_related("progress")
     page = Paginator(purchases, PAGE_SIZE).get_page(request.GET.get("page"))
+    for purchase in page:
+        with_refund_terms(purchase)
     return render(request, "purchase/purchase_list.html", {"page_obj": page, "purchases": page})
 
 
@@ -230,7 +358,7 @@ def _own_purchase(request: HttpRequest, pk: int) -> Purchase:
 @login_required
 def purchase_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
     """One purchase with its payment."""
-    purchase = _own_purchase(request, pk)
+    purchase = with_refund_terms(_own_purchase(request, pk))
     payment = payments_by_purchase(purchase_ids=[purchase.id]).get(purchase.id)
     return render(
         request, "purchase/purchase_detail.html", {"purchase": purchase, "payment": payment}
@@ -241,10 +369,10 @@ def purchase_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def purchase_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     """GET asks for confirmation; POST cancels (payment refunded, points reversed)."""
-    purchase = _own_purchase(request, pk)
+    purchase = with_refund_terms(_own_purchase(request, pk))
     if request.method == "GET":
-        if purchase.status != Purchase.Status.PAID:
-            messages.error(request, refusal_message("not_cancellable", {}))
+        if purchase.refund_reason:
+            messages.error(request, not_refundable_message(purchase.refund_reason))
             return redirect("purchase:detail", pk=pk)
         return render(
             request,

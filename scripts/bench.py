@@ -34,6 +34,16 @@ not the bottleneck. Loopback only, about 7 minutes in all. Knobs: BENCH_SECONDS,
 BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_WORKERS, BENCH_THREADS, BENCH_DATABASES,
 BENCH_FILMS, BENCH_BIG_FILMS (0 skips), BENCH_ONLY (endpoint classes, separated by ";"),
 BENCH_PG_URL, BENCH_REDIS_URL, BENCH_PORT.
+
+`scripts/bench.py media` (the second half of `make bench`, about a minute) measures
+watching, on SQLite with one owner of one film whose feature is a BENCH_MEDIA_MIB file
+(256 MiB of random bytes, in the page cache after the first pass, so the disk is not
+what is measured): the Watch page, which signs a new URL each time, and 1 MiB Range
+requests for the feature at random offsets, each checked (owner, purchase, film,
+media) by Django, then sent either by Django itself (MEDIA_DELIVERY=django) or by a
+private nginx running deploy/nginx/vodstore.conf (MEDIA_DELIVERY=accel,
+X-Accel-Redirect; scripts/nginx.py). Same wrk, warm-up and median of three runs as
+above; it writes reports/bench-media.md.
 """
 
 import json
@@ -52,6 +62,7 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from nginx import PrivateNginx, nginx_binary
 from storerun import BIN, ROOT, manage, redis_up, wait_for
 
 PORT = int(os.environ.get("BENCH_PORT", "8766"))
@@ -99,10 +110,18 @@ ONCE_ONLY = {PURCHASE, CANCEL}
 FIRST_VIEW = {LIST_MISS, DETAIL_MISS}
 GENRES = ["action", "animation", "comedy", "documentary", "drama", "fantasy", "horror"]
 GENRES += ["romance", "sci-fi", "thriller"]
+# `bench.py media`: watching. Classes, the feature's size, and nginx's port.
+WATCH = "signed-URL issue (the Watch page)"
+RANGES = "1 MiB range requests"
+MEDIA_ENDPOINTS = [FLOOR, WATCH, RANGES]
+MIB = 1024 * 1024
+MEDIA_MIB = int(os.environ.get("BENCH_MEDIA_MIB", "256"))
+NGINX_PORT = PORT + 1
 
 
 # --- wrk's script ------------------------------------------------------------------------
-# A line of the requests file is "GET <path>" or "POST <path> <token> <json body>".
+# A line of the requests file is "GET <path>", "GET <path> <cookie> <range>" (the media
+# classes: a session cookie, and a Range or "-") or "POST <path> <token> <json body>".
 # wrk passes: the file, the thread count, the first line and the number of lines of
 # this run. Thread t sends lines t, t + threads, t + 2 threads... so no two requests
 # of a run share a line; `done` prints one JSON line with the figures.
@@ -132,7 +151,10 @@ function request()
   if hit then return hit end
   local method, path, token, body = line:match("^(%S+) (%S+) ?(%S*) ?(.*)$")
   if method == "GET" then
-    cache[line] = wrk.format("GET", path)  -- GET lines may repeat; POST lines never do
+    local headers = {}
+    if token ~= "" then headers["Cookie"] = token end
+    if body ~= "" and body ~= "-" then headers["Range"] = body end
+    cache[line] = wrk.format("GET", path, headers)  -- GET lines may repeat; POST never do
     return cache[line]
   end
   return wrk.format("POST", path, {
@@ -153,9 +175,9 @@ function done(summary, latency, requests)
   for code, n in pairs(sums) do codes[#codes + 1] = string.format('"%d": %d', code, n) end
   local e = summary.errors
   io.write(string.format(
-    'BENCH-JSON {"requests": %d, "duration_us": %d, "p50": %d, "p95": %d, "p99": %d, '
-    .. '"socket_errors": %d, "codes": {%s}}\n',
-    summary.requests, summary.duration,
+    'BENCH-JSON {"requests": %d, "bytes": %d, "duration_us": %d, "p50": %d, "p95": %d, '
+    .. '"p99": %d, "socket_errors": %d, "codes": {%s}}\n',
+    summary.requests, summary.bytes, summary.duration,
     latency:percentile(50), latency:percentile(95), latency:percentile(99),
     e.connect + e.read + e.write + e.timeout, table.concat(codes, ", ")))
 end
@@ -222,14 +244,17 @@ class CpuMeter:
     server's WAL writer, checkpointer and background writer (they serve everyone);
     "other" is what the machine spent on anything else (other users of the machine)."""
 
-    def __init__(self, server_pid: int, database: str) -> None:
+    def __init__(self, server_pid: int, database: str, nginx_pid: int | None = None) -> None:
         self.server_pid = server_pid
         self.database = database
+        self.nginx_pid = nginx_pid
 
     def sample(self) -> dict:
         children = resource.getrusage(resource.RUSAGE_CHILDREN)  # wrk, once it exited
+        nginx = [self.nginx_pid, *_children(self.nginx_pid)] if self.nginx_pid else []
         return {
             "app": {p: _proc_cpu(p) for p in [self.server_pid, *_children(self.server_pid)]},
+            "nginx": {p: _proc_cpu(p) for p in nginx},
             "db": _processes(
                 "postgres", (f" {self.database} ", "walwriter", "checkpointer", "writer")
             )
@@ -243,7 +268,7 @@ class CpuMeter:
     def used(self, before: dict, after: dict) -> dict[str, float]:
         """Seconds used between two samples (processes that ended in between are lost)."""
         used = {}
-        for key in ("app", "db", "redis"):
+        for key in ("app", "nginx", "db", "redis"):
             used[key] = sum(cpu - before[key].get(p, 0) for p, cpu in after[key].items())
         for key in ("wrk", "machine"):
             used[key] = after[key] - before[key]
@@ -376,8 +401,9 @@ class Server:
     """gunicorn: WORKERS gthread workers of THREADS threads each, on 127.0.0.1:PORT,
     each holding at most its share of the connections."""
 
-    def __init__(self, env: dict) -> None:
+    def __init__(self, env: dict, port: int = PORT) -> None:
         self.env = env
+        self.port = port
         self.proc: subprocess.Popen | None = None
 
     def __enter__(self) -> "Server":
@@ -385,7 +411,7 @@ class Server:
             [
                 str(BIN / "gunicorn"),
                 "vodstore.wsgi:application",
-                *("--bind", f"127.0.0.1:{PORT}", "--workers", str(WORKERS)),
+                *("--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS)),
                 *("--worker-class", "gthread", "--threads", str(THREADS)),
                 # gthread workers accept greedily: one may take most of wrk's keep-alive
                 # connections and leave the others idle. A cap per worker spreads them.
@@ -395,7 +421,7 @@ class Server:
             cwd=ROOT,
             env=self.env,
         )
-        wait_for(f"http://127.0.0.1:{PORT}/healthz")
+        wait_for(f"http://127.0.0.1:{self.port}/healthz")
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -420,11 +446,12 @@ class Result:
     codes: dict[str, int]
     repeated: int  # requests beyond the distinct lines of a once-only class
     cpu: dict[str, float] = field(default_factory=dict)
+    bytes_per_s: float = 0.0  # response bytes (headers included) read per second
 
 
 def request_lines(name: str, data: dict, rng: random.Random) -> list[str]:
     """The requests of one endpoint class (the warm-up's and the measured run's)."""
-    films = data["films"]
+    films = data.get("films", [])
     if name == FLOOR:
         return ["GET /healthz"]
     if name == LIST:
@@ -472,18 +499,32 @@ def request_lines(name: str, data: dict, rng: random.Random) -> list[str]:
         cancels = data["cancels"][:]
         rng.shuffle(cancels)
         return [f"POST /api/purchases/{pid}/cancel/ {token} {{}}" for token, pid in cancels]
+    if name == WATCH:  # the owner's Watch page: a new signed URL each time
+        return [f"GET /films/{data['film']}/watch/ {data['cookie']} -"]
+    if name == RANGES:  # 1 MiB at a random MiB of the feature, as a player seeking
+        offsets = [rng.randrange(data["size"] // MIB) * MIB for _ in range(4096)]
+        return [
+            f"GET {data['video']} {data['cookie']} bytes={first}-{first + MIB - 1}"
+            for first in offsets
+        ]
     raise ValueError(name)
 
 
 def run_wrk(
-    lines_file: Path, script: Path, first: int, count: int, seconds: int, meter: CpuMeter
+    lines_file: Path,
+    script: Path,
+    first: int,
+    count: int,
+    seconds: int,
+    meter: CpuMeter,
+    url: str = f"http://127.0.0.1:{PORT}",
 ) -> Result:
     before = meter.sample()
     out = subprocess.run(  # noqa: S603
         [
             shutil.which("wrk") or "wrk",
             *("-t", str(WRK_THREADS), "-c", str(CONNECTIONS), "-d", f"{seconds}s"),
-            *("--timeout", "10s", "-s", str(script), f"http://127.0.0.1:{PORT}"),
+            *("--timeout", "10s", "-s", str(script), url),
             *("--", str(lines_file), str(WRK_THREADS), str(first), str(count)),
         ],
         check=True,
@@ -498,7 +539,9 @@ def run_wrk(
     wall = stats["duration_us"] / 1e6
     # percent of one core (wrk's start and stop fall inside the window)
     cpu = {k: 100 * seconds / wall for k, seconds in used.items()}
-    cpu["other"] = max(0.0, cpu["machine"] - cpu["app"] - cpu["db"] - cpu["redis"] - cpu["wrk"])
+    cpu["other"] = max(
+        0.0, cpu["machine"] - cpu["app"] - cpu["nginx"] - cpu["db"] - cpu["redis"] - cpu["wrk"]
+    )
     codes = stats["codes"]
     ok = sum(n for code, n in codes.items() if code.startswith("2"))
     return Result(
@@ -511,17 +554,25 @@ def run_wrk(
         codes=codes,
         repeated=max(0, stats["requests"] - count),
         cpu=cpu,
+        bytes_per_s=stats["bytes"] / wall,
     )
 
 
 def bench_endpoints(
-    names: list[str], data: dict, work: Path, server: Server, database: str
+    names: list[str],
+    data: dict,
+    work: Path,
+    server: Server,
+    database: str,
+    *,
+    url: str = f"http://127.0.0.1:{PORT}",
+    nginx_pid: int | None = None,
 ) -> dict:
     rng = random.Random(20_250_601)  # noqa: S311 - a reproducible shuffle, not a secret
     script = work / "bench.lua"
     script.write_text(LUA)
     assert server.proc is not None
-    meter = CpuMeter(server.proc.pid, database)
+    meter = CpuMeter(server.proc.pid, database, nginx_pid)
     results = {}
     for name in names:
         lines = request_lines(name, data, rng)
@@ -536,12 +587,12 @@ def bench_endpoints(
         wait_until_quiet()
         if name in FIRST_VIEW:
             forget_catalog(server.env)
-        run_wrk(lines_file, script, *warmup, WARMUP, meter)
+        run_wrk(lines_file, script, *warmup, WARMUP, meter, url)
         measured = []
         for lines_range in runs:
             if name in FIRST_VIEW:
                 forget_catalog(server.env)
-            measured.append(run_wrk(lines_file, script, *lines_range, SECONDS, meter))
+            measured.append(run_wrk(lines_file, script, *lines_range, SECONDS, meter, url))
         measured.sort(key=lambda r: r.rps)
         # The median run's figures, every run's failures.
         result = results[name] = measured[len(measured) // 2]
@@ -550,6 +601,10 @@ def bench_endpoints(
         result.repeated = sum(r.repeated for r in measured)
         once = ONCE_ONLY | FIRST_VIEW
         note = f", {result.repeated} repeated" if name in once and result.repeated else ""
+        if nginx_pid or result.bytes_per_s > MIB * 10:
+            note += (
+                f"  {result.bytes_per_s / MIB:,.0f} MiB/s  nginx CPU {result.cpu['nginx']:.0f} %"
+            )
         print(
             f"  {name:25} {result.rps:7.0f} req/s  p50 {result.p50:6.1f} ms  "
             f"p99 {result.p99:6.1f} ms  failures {result.failures}{note}  "
@@ -569,9 +624,9 @@ class DatabaseRun:
     big: dict[str, Result]
 
 
-def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
-    work = Path(tempfile.mkdtemp(prefix=f"vod-bench-{database}-"))
-    env = {
+def store_env(work: Path) -> dict:
+    """A production-like store (DEBUG off) whose files live in `work`, on plain HTTP."""
+    return {
         **os.environ,
         "DEBUG": "false",
         "SECRET_KEY": secrets.token_urlsafe(64),
@@ -581,10 +636,17 @@ def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
         "PAYMENT_SIMULATED_LEDGER": str(work / "gateway.sqlite3"),
         "LOG_LEVEL": "WARNING",
         "DJANGO_SETTINGS_MODULE": "vodstore.settings",
+        "STATIC_ROOT": str(work / "static"),
+    }
+
+
+def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
+    work = Path(tempfile.mkdtemp(prefix=f"vod-bench-{database}-"))
+    env = {
+        **store_env(work),
         "BUYERS": str(BUYERS),
         "CANCELLERS": str(CANCELLERS),
         "PER": str(PURCHASES_PER_CANCELLER),
-        "STATIC_ROOT": str(work / "static"),
     }
     if shared_cache:
         env["CACHE_URL"] = REDIS_URL
@@ -673,10 +735,156 @@ def big_table(run: DatabaseRun) -> str:
     return "\n".join(rows)
 
 
+# --- watching (`bench.py media`) -----------------------------------------------------------
+MEDIA_SETUP = r"""
+import json, os
+from urllib.parse import urlencode
+import django
+django.setup()
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.test import Client
+from django.urls import reverse
+from catalog.models import Vod, VodMedia
+from purchase.services import purchase_create
+from vodstore.streaming import media_token
+
+vod = Vod.objects.filter(is_active=True).order_by("id").first()
+name = f"vods/{vod.id}/feature/bench.mp4"
+path = settings.MEDIA_ROOT / name
+path.parent.mkdir(parents=True, exist_ok=True)
+size = int(os.environ["MEDIA_MIB"]) * 2**20
+with open(path, "wb") as out:
+    for _ in range(size // 2**20):
+        out.write(os.urandom(2**20))
+VodMedia.objects.create(
+    vod=vod, kind="feature", file=name, content_type="video/mp4", duration_seconds=7200.0,
+    size_bytes=size, width=1920, height=1080, codec="h264",
+)
+viewer = User.objects.create_user("bench-viewer")
+purchase_create(user_id=viewer.id, vod_id=vod.id)
+client = Client()
+client.force_login(viewer)
+cookie = settings.SESSION_COOKIE_NAME
+token = media_token(user_id=viewer.id, vod_id=vod.id, kind="feature")
+print(json.dumps({
+    "film": vod.id,
+    "size": size,
+    "cookie": f"{cookie}={client.cookies[cookie].value}",
+    "video": reverse("purchase:watch-video", args=[vod.id]) + "?" + urlencode({"token": token}),
+}))
+"""
+MEDIA_PATHS = {
+    "django": "Django (`MEDIA_DELIVERY=django`)",
+    "accel": "nginx X-Accel-Redirect (`MEDIA_DELIVERY=accel`)",
+}
+
+
+def media_table(results: dict[str, dict[str, Result]]) -> str:
+    rows = [
+        "| bytes sent by | endpoint | req/s | MiB/s | p50 ms | p95 ms | p99 ms | failures "
+        "| CPU % wrk / gunicorn / nginx / other |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for path, by_name in results.items():
+        for name in MEDIA_ENDPOINTS:
+            r = by_name[name]
+            rows.append(
+                f"| {MEDIA_PATHS[path]} | {name}{disturbed(r)} | {r.rps:,.0f} "
+                f"| {r.bytes_per_s / MIB:,.1f} | {r.p50:.1f} | {r.p95:.1f} | {r.p99:.1f} "
+                f"| {r.failures} of {r.requests:,} | {r.cpu['wrk']:.0f} / {r.cpu['app']:.0f} "
+                f"/ {r.cpu['nginx']:.0f} / {r.cpu['other']:.0f} |"
+            )
+    return "\n".join(rows)
+
+
+def main_media() -> int:
+    """Watching: the Watch page and 1 MiB Range requests, the bytes sent by Django and
+    then by nginx (X-Accel-Redirect), on SQLite; writes reports/bench-media.md."""
+    if nginx_binary() is None:
+        print("bench.py media needs nginx: apt-get install nginx")
+        return 2
+    started = datetime.now()
+    work = Path(tempfile.mkdtemp(prefix="vod-bench-media-"))
+    media = work / "media"
+    env = {
+        **store_env(work),
+        "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
+        "MEDIA_STORAGE": "filesystem",
+        "MEDIA_ROOT": str(media),
+        "MEDIA_URL_TTL_SECONDS": "3600",  # one URL serves the whole run
+        "MEDIA_MIB": str(MEDIA_MIB),
+    }
+    print(
+        f"bench media: a {MEDIA_MIB} MiB feature; gunicorn {WORKERS} gthread workers x "
+        f"{THREADS} threads on 127.0.0.1:{PORT}, nginx ({os.cpu_count()} workers) on "
+        f"127.0.0.1:{NGINX_PORT}; wrk {WRK_THREADS} threads, {CONNECTIONS} connections",
+        flush=True,
+    )
+    results: dict[str, dict[str, Result]] = {}
+    try:
+        manage(env, "migrate", "--no-input")
+        manage(env, "collectstatic", "--no-input")
+        data = json.loads(python(env, MEDIA_SETUP))
+        print(MEDIA_PATHS["django"], flush=True)
+        with Server({**env, "MEDIA_DELIVERY": "django"}) as server:
+            results["django"] = bench_endpoints(MEDIA_ENDPOINTS, data, work, server, "")
+        print(MEDIA_PATHS["accel"], flush=True)
+        with (
+            Server({**env, "MEDIA_DELIVERY": "accel"}) as server,
+            PrivateNginx(
+                upstream=f"127.0.0.1:{PORT}",
+                media_root=media,
+                static_root=work / "static",
+                port=NGINX_PORT,
+                workers=os.cpu_count() or 1,
+            ) as nginx,
+        ):
+            assert nginx.process is not None
+            results["accel"] = bench_endpoints(
+                MEDIA_ENDPOINTS, data, work, server, "", url=nginx.url, nginx_pid=nginx.process.pid
+            )
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    django_rps, nginx_rps = results["django"][RANGES].rps, results["accel"][RANGES].rps
+    every = [r for by_name in results.values() for r in by_name.values()]
+    out = [
+        f"# Benchmark of watching, {started:%Y-%m-%d %H:%M}, this machine ({os.cpu_count()} cores)",
+        "",
+        f"SQLite; one owner of one film whose feature is {MEDIA_MIB} MiB of random bytes (in "
+        "the page cache: the disk is not measured). gunicorn "
+        f"{WORKERS} gthread workers x {THREADS} threads; nginx running "
+        "deploy/nginx/vodstore.conf; wrk "
+        f"{WRK_THREADS} threads, {CONNECTIONS} connections, a {WARMUP} s warm-up then the "
+        f"median of {RUNS} runs of {SECONDS} s per endpoint; loopback only; DEBUG off.",
+        f"{WATCH}: `GET /films/<id>/watch/` as the owner (the page signs a new URL). "
+        f"{RANGES}: `GET /films/<id>/watch/video/?token=...` with `Range: bytes=a-b` of "
+        "1 MiB at a random MiB of the file; every one is checked by Django (token, "
+        "session, paid purchase, film on sale, its media); the bytes are then sent by "
+        "Django itself or by nginx. MiB/s counts response bytes, headers included. Through "
+        "nginx every request (healthz and the Watch page too) goes through its proxy.",
+        f"wrk used at most {max(r.cpu['wrk'] for r in every):.0f} % of one core.",
+        "",
+        media_table(results),
+        "",
+        f"1 MiB ranges: nginx {nginx_rps:,.0f} req/s against Django's {django_rps:,.0f} "
+        f"({nginx_rps / django_rps:.1f}x).",
+    ]
+    text = "\n".join(out) + "\n"
+    print("\n" + text)
+    reports = ROOT / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "bench-media.md").write_text(text)
+    print(f"written to {reports / 'bench-media.md'} in {(datetime.now() - started).seconds} s")
+    return 0
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         print("make bench needs wrk, a lean HTTP load generator: apt-get install wrk")
         return 2
+    if sys.argv[1:] == ["media"]:
+        return main_media()
     shared_cache = redis_up(REDIS_URL)
     cache = "Redis" if shared_cache else "local memory in each worker (Redis did not answer)"
     started = datetime.now()

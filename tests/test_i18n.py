@@ -232,7 +232,7 @@ def test_buying_watching_and_the_library_in_korean(korean_member, user, vod, com
 
     watch = text(korean_member.get(reverse("purchase:watch", args=[vod.id])))
     assert "The Harbor 시청하기" in watch
-    assert "데모 스토어라 실제 영상은 재생되지 않습니다." in watch
+    assert "이 영화는 아직 영상이 없습니다." in watch  # no video made for this film
     assert "구매일" in watch and "₩4,500" in watch
 
 

@@ -271,6 +271,10 @@ class ErrorSerializer(serializers.Serializer):
     retry_after = serializers.IntegerField(
         required=False, help_text="For 429 and 503: seconds to wait (also `Retry-After`)."
     )
+    reason = serializers.CharField(
+        required=False,
+        help_text="For `not_cancellable`: `not_paid`, `refund_window_passed` or `watched`.",
+    )
 
 
 ERRORS = {
@@ -281,7 +285,7 @@ ERRORS = {
     402: "`payment_declined`: the card was refused; `insufficient_mileage`: too few points.",
     403: "`permission_denied` (or a missing CSRF token with a session).",
     404: "`not_found`: there is no such object, or it is not yours; or no such page.",
-    409: "`already_owned`, `not_cancellable` or `idempotency_in_progress`.",
+    409: "`already_owned`, `not_cancellable` (with a `reason`) or `idempotency_in_progress`.",
     415: "`unsupported_media_type`: a body in a media type this operation does not read.",
     422: "`idempotency_key_reused`: this Idempotency-Key came with another request.",
     429: "`throttled`: too many attempts; retry after `retry_after` seconds.",

@@ -212,6 +212,35 @@ STORAGES = {
     },
 }
 
+# --- Media (films and trailers: catalog.models.VodMedia) -------------------------------
+# Never public: no MEDIA_URL, no URL pattern, no public bucket. Only the streaming views
+# hand the bytes out, after their access checks. MEDIA_STORAGE=s3 keeps them in a private
+# S3 (or S3-compatible) bucket, reached with short-lived signed URLs; the credentials are
+# boto3's usual AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or an instance role).
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(BASE_DIR / "media")))
+MEDIA_URL_TTL_SECONDS = env.int("MEDIA_URL_TTL_SECONDS", default=300)
+MEDIA_STORAGE = env.str("MEDIA_STORAGE", default="filesystem")
+if MEDIA_STORAGE == "s3":
+    STORAGES["media"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": env.str("MEDIA_S3_BUCKET"),
+            "endpoint_url": env.str("MEDIA_S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("MEDIA_S3_REGION", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": MEDIA_URL_TTL_SECONDS,
+            # a new file never replaces one being watched: it gets a name of its own
+            "file_overwrite": False,
+        },
+    }
+elif MEDIA_STORAGE == "filesystem":
+    # Its location is MEDIA_ROOT: left unset, FileSystemStorage reads MEDIA_ROOT itself
+    # and follows it when a test overrides it (a location given here would not).
+    STORAGES["media"] = {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+else:
+    raise ImproperlyConfigured(f"MEDIA_STORAGE is 'filesystem' or 's3', not {MEDIA_STORAGE!r}.")
+
 # --- HTTPS and cookies --------------------------------------------------------------
 # On by default outside DEBUG; SECURE_HTTPS=false only for plain-HTTP runs on
 # 127.0.0.1 (load drills and benchmarks), never for a deployment.
@@ -354,10 +383,31 @@ if EVENT_BROKER_URL and DATABASES["default"]["ENGINE"] == "django.db.backends.sq
 # --- Store rules ----------------------------------------------------------------------
 MILEAGE_EARN_PER_PURCHASE = env.int("MILEAGE_EARN_PER_PURCHASE", default=1000)
 MILEAGE_FREE_VOD_COST = env.int("MILEAGE_FREE_VOD_COST", default=5000)
+# A buyer may cancel for a refund within this many days of buying, and only before the
+# film has played past this many seconds (staff may cancel later, from admin).
+REFUND_WINDOW_DAYS = env.int("REFUND_WINDOW_DAYS", default=7)
+REFUND_WATCHED_SECONDS = env.int("REFUND_WATCHED_SECONDS", default=120)
 IDEMPOTENCY_KEY_TTL_HOURS = env.int("IDEMPOTENCY_KEY_TTL_HOURS", default=24)
 # A claim on a key whose request shows no sign of life for this long is taken over by
 # a retry (which resumes the same card authorization): longer than a gateway call.
 IDEMPOTENCY_CLAIM_LEASE_SECONDS = env.int("IDEMPOTENCY_CLAIM_LEASE_SECONDS", default=10)
+
+# --- Playing media (vodstore.streaming) -----------------------------------------------
+# Who sends a film's bytes once the store has said yes: "django" reads the media storage
+# and answers Range itself (make run, tests); "accel" hands the file to nginx with
+# X-Accel-Redirect (deploy/nginx/vodstore.conf); "storage" redirects to the storage's
+# URL (a presigned, short-lived one on S3).
+MEDIA_DELIVERY = env.str("MEDIA_DELIVERY", default="django")
+if MEDIA_DELIVERY not in {"django", "accel", "storage"}:
+    raise ImproperlyConfigured("MEDIA_DELIVERY must be django, accel or storage.")
+# nginx's `internal` location whose alias is the media storage's folder (MEDIA_ROOT).
+MEDIA_ACCEL_PREFIX = env.str("MEDIA_ACCEL_PREFIX", default="/protected-media/")
+# Where a <video> may load from besides this site: the bucket's origin with
+# MEDIA_DELIVERY=storage (the browser follows the redirect there).
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
+    "'self'",
+    *env.list("MEDIA_CSP_SOURCES", default=[]),
+]
 
 # --- Payment gateway --------------------------------------------------------------------
 # "simulated" approves automatically, as the original did; its latency (the original

@@ -40,6 +40,12 @@ api_patterns = [
         purchase_rest.PurchaseCancelView.as_view(),
         name="purchase-cancel",
     ),
+    path("progress/", purchase_rest.ProgressListView.as_view(), name="progress-list"),
+    path(
+        "progress/<id:vod_id>/",
+        purchase_rest.ProgressDetailView.as_view(),
+        name="progress-detail",
+    ),
     path("payments/", payment_rest.PaymentListView.as_view(), name="payment-list"),
     path("payments/<id:pk>/", payment_rest.PaymentDetailView.as_view(), name="payment-detail"),
     path("mileage/", mileage_rest.MileageSummaryView.as_view(), name="mileage"),

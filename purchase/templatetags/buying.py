@@ -31,6 +31,8 @@ def buy_actions(context: template.Context, vod) -> dict:
         "card_key": uuid.uuid4(),
         "points_key": uuid.uuid4(),
         "offer_points": vod.price > 0,
+        "refund_days": settings.REFUND_WINDOW_DAYS,
+        "refund_minutes": max(1, settings.REFUND_WATCHED_SECONDS // 60),
     }
     if not request.user.is_authenticated:
         return {**actions, "state": "anonymous"}
