@@ -32,9 +32,10 @@ run: install
 	DEBUG=true $(BIN)/python manage.py dev_admin
 	DEBUG=true $(BIN)/python manage.py runserver $(ADDR)
 
-## demo: fill the catalog with N realistic films (default 200).
+## demo: fill the catalog with N realistic films (default 200); MEDIA=1 also makes each
+## one's feature and trailer clips (about 5 s a film, so not by default).
 demo: install
-	DEBUG=true $(BIN)/python manage.py load_demo_catalog --count $(or $(N),200)
+	DEBUG=true $(BIN)/python manage.py load_demo_catalog --count $(or $(N),200) $(if $(MEDIA),--with-media)
 
 ## worker: deliver retried and orphaned events (run beside `make run`, or as its own
 ## process in production: `manage.py outbox_worker`).
