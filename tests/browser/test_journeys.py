@@ -161,12 +161,13 @@ def test_sign_up_buy_earn_spend_points_and_cancel(page: Page, films, gateway, sc
     expect(buy_button(page, harbor)).to_have_count(0)
     expect_balance(page, "1,000 points")
 
-    # it is in my library, and plays
+    # it is in my library, and its Watch page opens (this film has no video made:
+    # tests/browser/test_watching.py plays one)
     page.get_by_role("navigation", name="Main").get_by_role("link", name="My library").click()
     expect(page.locator(".page-head .muted")).to_have_text("1 film you own")
     page.locator(".film-card").filter(has_text=harbor.title).click()
     expect(page.get_by_role("region", name=f"Video player: {harbor.title}")).to_be_visible()
-    screenshot(page, "watch")
+    screenshot(page, "watch-without-video")
 
     # three more by card: not enough points yet, and the page says why
     for vod in card_films[1:]:
