@@ -137,7 +137,20 @@ class Processor:
         return self._operate("refund", key, amount, reference, self._refund, deadline)
 
     def lookup(self, *, key: str) -> dict | None:
-        row = self._db().execute("SELECT * FROM operations WHERE key = ?", (key,)).fetchone()
+        """The operation made with `key`, or None. Read under the ledger's write lock: a
+        call that passed its deadline check is either committed before this read or
+        refused after it, never committed after a lookup said "not made" (without
+        the lock, a lookup could slip between a call's check and its commit)."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            return self._find(db, key)
+        finally:
+            db.execute("COMMIT")
+
+    @staticmethod
+    def _find(db, key: str) -> dict | None:
+        row = db.execute("SELECT * FROM operations WHERE key = ?", (key,)).fetchone()
         return _operation(row) if row else None
 
     def ledger(self) -> dict:
@@ -157,7 +170,7 @@ class Processor:
     ) -> dict:
         if not key or amount < 0:
             raise Rejected("an idempotency key and a non-negative amount are needed")
-        known = self.lookup(key=key)
+        known = self._find(self._db(), key)  # a replay: no need to wait for writers
         if known is not None:
             return self._replay(known, kind, amount, reference)
         low, high = self.knobs.latency_ms
@@ -168,7 +181,7 @@ class Processor:
         db = self._db()
         db.execute("BEGIN IMMEDIATE")
         try:
-            known = self.lookup(key=key)  # a concurrent call with the same key got here first
+            known = self._find(db, key)  # a concurrent call with the same key got here first
             if known is None and deadline is not None and time.time() > deadline:
                 # The caller has given up on this call: it must not happen after that,
                 # so that a lookup once the deadline has passed is the final word.
@@ -191,7 +204,7 @@ class Processor:
         except BaseException:
             db.execute("ROLLBACK")
             raise
-        known = known or self.lookup(key=key)
+        known = known or self._find(self._db(), key)
         result = self._replay(known, kind, amount, reference)
         if self._random.random() < self.knobs.lost_answer_rate:
             raise Unavailable("simulated lost answer", done=True)

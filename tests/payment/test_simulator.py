@@ -654,3 +654,29 @@ def test_an_operation_reaching_the_processor_after_its_deadline_is_not_made(ledg
     assert slow.lookup(key="late") is None, "after the deadline, a lookup is final"
     assert slow.ledger()["charges"] == []
     assert slow.authorize(key="in-time", amount=5000, deadline=time.time() + 5)["reference"]
+
+
+def test_a_lookup_past_the_deadline_waits_for_a_call_that_passed_its_check(
+    ledger_path, monkeypatch
+):
+    """A call checked its deadline in time but commits after it (a slow disk, a busy
+    machine): a lookup made in between must not say "not made" — it waits for the
+    commit and finds the charge. (Found by `make faults`: an authorization the store
+    had written off as never made, left held.)"""
+    processor = Processor(ledger_path, Knobs())
+    real = processor._authorize
+
+    def slow_effect(db, amount, reference, now):
+        time.sleep(0.6)  # past the deadline, inside the ledger's write transaction
+        return real(db, amount, reference, now)
+
+    monkeypatch.setattr(processor, "_authorize", slow_effect)
+    deadline = time.time() + 0.2
+    call = threading.Thread(
+        target=processor.authorize, kwargs={"key": "k", "amount": 100, "deadline": deadline}
+    )
+    call.start()
+    time.sleep(0.35)  # the deadline has passed; the call is inside its transaction
+    found = Processor(ledger_path, Knobs()).lookup(key="k")  # another process's view
+    call.join()
+    assert found is not None and found["outcome"] == "succeeded"
