@@ -253,3 +253,17 @@ def assert_books_balance() -> None:
             assert net == earned, f"card purchase {purchase.id} of ₩{purchase.amount}: {net}"
         else:
             assert net == -settings.MILEAGE_FREE_VOD_COST
+
+
+def use_media_folder(settings, folder, *, delivery: str) -> None:
+    """The media storage in `folder` (a test's own), its bytes sent as `delivery` says
+    (`MEDIA_DELIVERY`)."""
+    settings.MEDIA_ROOT = folder
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "media": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": folder},
+        },
+    }
+    settings.MEDIA_DELIVERY = delivery

@@ -18,7 +18,7 @@ from django.urls import reverse
 from catalog.models import VodMedia
 from purchase.models import Purchase
 from purchase.services import purchase_cancel, purchase_create
-from tests.conftest import make_user, make_vod
+from tests.conftest import make_user, make_vod, use_media_folder
 from vodstore import streaming
 from vodstore.streaming import RangeNotSatisfiable, byte_range, media_token, read_media_token
 
@@ -39,15 +39,7 @@ class SigningStorage(FileSystemStorage):
 @pytest.fixture(autouse=True)
 def media_root(tmp_path, settings):
     """A media storage of the test's own, bytes served by Django."""
-    settings.MEDIA_ROOT = tmp_path
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": tmp_path},
-        },
-    }
-    settings.MEDIA_DELIVERY = "django"
+    use_media_folder(settings, tmp_path, delivery="django")
     settings.MEDIA_URL_TTL_SECONDS = 300
     return tmp_path
 

@@ -19,7 +19,7 @@ from django.urls import reverse
 from catalog.models import VodMedia
 from purchase.services import purchase_create
 from scripts.nginx import PrivateNginx, nginx_binary
-from tests.conftest import make_vod
+from tests.conftest import make_vod, use_media_folder
 from tests.test_streaming import add_media
 from vodstore.streaming import media_token
 
@@ -41,15 +41,7 @@ def require_nginx() -> None:
 def media_root(tmp_path, settings):
     media = tmp_path / "media"
     media.mkdir()
-    settings.MEDIA_ROOT = media
-    settings.STORAGES = {
-        **settings.STORAGES,
-        "media": {
-            "BACKEND": "django.core.files.storage.FileSystemStorage",
-            "OPTIONS": {"location": media},
-        },
-    }
-    settings.MEDIA_DELIVERY = "accel"
+    use_media_folder(settings, media, delivery="accel")
     settings.MEDIA_ACCEL_PREFIX = "/protected-media/"
     return media
 
