@@ -9,7 +9,6 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404, HttpResponse, JsonResponse, QueryDict
-from django.views import defaults
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import SessionAuthentication
@@ -18,6 +17,7 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from vodstore import error_pages
 from vodstore.errors import DomainError
 from vodstore.outage import RETRY_AFTER_SECONDS, is_outage, outage_body
 
@@ -131,7 +131,7 @@ def not_found(request, exception):
     no id) is the API's one error shape too; elsewhere the site's 404 page."""
     if request.path_info.startswith("/api/"):
         return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
-    return defaults.page_not_found(request, exception)
+    return error_pages.page_not_found(request, exception)
 
 
 def _first_code(codes: object) -> str:

@@ -15,7 +15,8 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.utils.translation import gettext
-from django.views import defaults
+
+from vodstore import error_pages
 
 logger = logging.getLogger(__name__)
 
@@ -91,7 +92,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     interrupted"); when the database was what failed, it is an outage."""
     if is_outage(exception):
         return outage_response(request, exception)
-    return defaults.bad_request(request, exception)
+    return error_pages.bad_request(request, exception)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
@@ -100,4 +101,4 @@ def server_error(request: HttpRequest) -> HttpResponse:
     exc = sys.exc_info()[1]
     if is_outage(exc):
         return outage_response(request, exc)
-    return defaults.server_error(request)
+    return error_pages.server_error(request)

@@ -241,6 +241,9 @@ elif MEDIA_STORAGE == "filesystem":
 else:
     raise ImproperlyConfigured(f"MEDIA_STORAGE is 'filesystem' or 's3', not {MEDIA_STORAGE!r}.")
 
+# A form sent with a stale or missing CSRF token: the store's own page, not Django's.
+CSRF_FAILURE_VIEW = "vodstore.error_pages.csrf_failure"
+
 # --- HTTPS and cookies --------------------------------------------------------------
 # On by default outside DEBUG; SECURE_HTTPS=false only for plain-HTTP runs on
 # 127.0.0.1 (load drills and benchmarks), never for a deployment.

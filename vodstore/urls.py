@@ -55,6 +55,7 @@ api_patterns = [
 ]
 
 handler400 = "vodstore.outage.bad_request"
+handler403 = "vodstore.error_pages.permission_denied"
 handler404 = "vodstore.api.not_found"
 handler500 = "vodstore.outage.server_error"
 
