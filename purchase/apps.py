@@ -8,7 +8,12 @@ class PurchaseConfig(AppConfig):
     name = "purchase"
 
     def ready(self) -> None:
-        from purchase import metrics
+        from purchase import handlers, metrics
+        from vodstore.events import subscribe
         from vodstore.metrics import register_collector
 
         register_collector(metrics.collect)
+
+        # Not atomic: it waits on the mail server, which must never happen while
+        # holding the database write lock; the receipt's claim makes it send once.
+        subscribe("VodPurchased", handlers.send_receipt_on_vod_purchased, atomic=False)

@@ -36,7 +36,8 @@ class Purchase(models.Model):
         indexes = [models.Index(fields=["user", "-created_at"], name="purchase_user_recent")]
 
     def __str__(self) -> str:
-        return f"{self.vod_title} for {self.user_id} ({self.status})"
+        # reads the user unless selected with the purchase (the admin selects it)
+        return f"{self.vod_title} for {self.user.get_username()} ({self.status})"
 
 
 class IdempotencyKey(models.Model):
@@ -77,3 +78,20 @@ class WatchProgress(models.Model):
 
     def __str__(self) -> str:
         return f"{self.purchase_id} at {self.position_seconds:.0f} s"
+
+
+class Receipt(models.Model):
+    """The e-mailed receipt of a purchase, claimed before it is sent: one per purchase
+    (the primary key is the purchase), so an event delivered twice sends it once.
+    `sent_at` stays empty when the process died between the claim and the send (that
+    receipt is not sent again: never twice is preferred to surely once)."""
+
+    purchase = models.OneToOneField(
+        Purchase, on_delete=models.PROTECT, primary_key=True, related_name="+"
+    )
+    email = models.EmailField(max_length=254)
+    claimed_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"receipt of {self.purchase_id}"

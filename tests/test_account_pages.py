@@ -9,7 +9,12 @@ from tests.conftest import make_vod
 pytestmark = pytest.mark.django_db
 
 SIGNUP = "/accounts/signup/"
-GOOD = {"username": "mina", "password1": "a-long-pass-phrase", "password2": "a-long-pass-phrase"}
+GOOD = {
+    "username": "mina",
+    "email": "mina@example.com",
+    "password1": "a-long-pass-phrase",
+    "password2": "a-long-pass-phrase",
+}
 
 
 def test_signup_page_has_a_labelled_form_with_csrf_and_next(client):
@@ -130,6 +135,7 @@ def test_storefront_signups_are_limited_per_client_address(client, settings):
                 "/accounts/signup/",
                 {
                     "username": f"newbie{i}",
+                    "email": f"newbie{i}@example.com",
                     "password1": "a-long-fresh-passphrase",
                     "password2": "a-long-fresh-passphrase",
                 },

@@ -116,7 +116,7 @@ def test_in_broker_mode_a_purchase_only_writes_the_outbox(
     buy(user_client, committed, vod.id)
     assert time.monotonic() - started < 2
     pending = OutboxEvent.objects.filter(status=OutboxEvent.Status.PENDING)
-    assert set(pending.values_list("type", flat=True)) == {"PaymentApproved"}
+    assert set(pending.values_list("type", flat=True)) == {"PaymentApproved", "VodPurchased"}
     assert not EventDelivery.objects.exists()
     assert not MileageEntry.objects.filter(reason="earned").exists()
 
@@ -140,12 +140,13 @@ def test_relayed_events_reach_each_apps_consumer_once(
     broker_mode, user_client, user, vod, committed
 ):
     bought = buy(user_client, committed, vod.id)
-    assert relay_all() == (1, 0)
+    assert relay_all() == (2, 0)  # PaymentApproved, and VodPurchased for the receipt
     row = OutboxEvent.objects.get(type="PaymentApproved")
     assert row.status == OutboxEvent.Status.PUBLISHED and row.published_at is not None
     assert points(user) in (None, 0)  # nothing happens until a consumer takes it
     counts = consume("mileage")
     assert counts["handled"] == 1 and points(user) == 1000
+    assert consume("purchase")["handled"] == 1  # the receipt (none: no address)
     with committed():
         assert user_client.post(f"/api/purchases/{bought['id']}/cancel/").status_code == 200
     relay_all()
@@ -153,7 +154,7 @@ def test_relayed_events_reach_each_apps_consumer_once(
     assert relay_all() == (1, 0)
     assert consume("mileage")["handled"] == 1
     assert points(user) == 0
-    assert queue_depth("mileage") == queue_depth("payment") == 0
+    assert queue_depth("mileage") == queue_depth("payment") == queue_depth("purchase") == 0
     assert_books_balance()
 
 
@@ -311,7 +312,7 @@ def test_declaring_again_is_idempotent(broker_mode):
         channel = conn.channel()
         first = broker.declare(channel)
         assert broker.declare(channel) == first == events.groups()
-    assert set(first) == {"mileage", "payment"}
+    assert set(first) == {"mileage", "payment", "purchase"}
 
 
 # --- A broker restart, and real processes ------------------------------------------------
@@ -338,7 +339,7 @@ def test_a_broker_restart_loses_nothing_confirmed(
     settings.EVENT_BROKER_PREFIX = "restart"
     for film in [make_vod() for _ in range(5)]:
         buy(user_client, committed, film.id)
-    assert relay_all() == (5, 0)  # each confirmed by the broker
+    assert relay_all() == (10, 0)  # each confirmed by the broker (2 events a purchase)
     private_rabbit.restart()
     counts = consume("mileage", idle=1.5)
     assert counts["handled"] == 5
@@ -450,10 +451,13 @@ def test_a_purchase_and_its_consumers_handler_are_one_trace(broker_mode, vod):
         relay_all()
         assert consume("mileage")["handled"] == 1
         finished = memory.get_finished_spans()
-        (producer,) = [s for s in finished if s.kind == SpanKind.PRODUCER]
+        # two messages published (PaymentApproved, VodPurchased), one consumed here
+        producers = [s for s in finished if s.kind == SpanKind.PRODUCER]
         (consumer,) = [s for s in finished if s.kind == SpanKind.CONSUMER]
-        assert producer.context.trace_id == consumer.context.trace_id == server.context.trace_id
-        assert consumer.parent.span_id == producer.context.span_id
+        assert len(producers) == 2
+        assert {p.context.trace_id for p in producers} == {server.context.trace_id}
+        assert consumer.context.trace_id == server.context.trace_id
+        assert consumer.parent.span_id in {p.context.span_id for p in producers}
         handler_queries = [
             s
             for s in finished

@@ -23,10 +23,10 @@ COMPOSE = yaml.safe_load((ROOT / "compose.yaml").read_text(encoding="utf-8"))
 ENV_EXAMPLE = ROOT / "deploy/env.production.example"
 SECRETS_EXAMPLE = ROOT / "deploy/k8s/secrets.env.example"
 
-SECRET_NAMES = {"SECRET_KEY", "DATABASE_URL", "EVENT_BROKER_URL", "METRICS_TOKEN"}
+SECRET_NAMES = {"SECRET_KEY", "DATABASE_URL", "EVENT_BROKER_URL", "METRICS_TOKEN", "EMAIL_URL"}
 # the cluster's media bucket (MEDIA_STORAGE=s3 in its ConfigMap)
 MEDIA_SECRET_NAMES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"}
-CONSUMER_GROUPS = {"mileage", "payment"}
+CONSUMER_GROUPS = {"mileage", "payment", "purchase"}
 PROBE_HOST = "localhost"
 # user:password@ in a URL
 CREDENTIALS_IN_URL = re.compile(r"://[^/\s:@]+:[^/\s@]+@")
@@ -73,7 +73,7 @@ def compose_store_services():
 @pytest.mark.parametrize("directory", [BASE, PRODUCTION], ids=["base", "production"])
 def test_every_pod_runs_as_a_numeric_non_root_user_on_a_read_only_root(directory):
     workloads = of_kind(rendered(directory), "Deployment") + of_kind(rendered(directory), "Job")
-    assert len(workloads) == 5
+    assert len(workloads) == 6
     for workload in workloads:
         spec = pod_spec(workload)
         context = spec["securityContext"]
@@ -133,7 +133,7 @@ def test_the_probes_host_passes_django_behind_https(client, settings):
 
 def test_web_and_the_consumers_have_disruption_budgets_and_autoscalers():
     resources = rendered(PRODUCTION)
-    scaled = {"vodstore-web", "vodstore-consume-mileage", "vodstore-consume-payment"}
+    scaled = {"vodstore-web"} | {f"vodstore-consume-{group}" for group in CONSUMER_GROUPS}
     budgets = {r["metadata"]["name"]: r for r in of_kind(resources, "PodDisruptionBudget")}
     autoscalers = {r["metadata"]["name"]: r for r in of_kind(resources, "HorizontalPodAutoscaler")}
     assert set(budgets) == set(autoscalers) == scaled
@@ -264,7 +264,7 @@ def test_every_consumer_group_is_an_app_that_consumes():
 def test_compose_starts_the_store_after_a_successful_migration_and_healthy_services():
     services = COMPOSE["services"]
     store = compose_store_services()
-    assert set(store) == {"migrate", "web", "relay", "consume-mileage", "consume-payment"}
+    assert set(store) == {"migrate", "web", "relay"} | {f"consume-{g}" for g in CONSUMER_GROUPS}
     assert services["migrate"]["restart"] == "no"
     for name, service in services.items():
         assert service["restart"] in ("no", "unless-stopped", "always"), name
@@ -277,7 +277,7 @@ def test_compose_starts_the_store_after_a_successful_migration_and_healthy_servi
         assert depends["postgres"] == {"condition": "service_healthy"}, name
         if name != "migrate":
             assert depends["migrate"] == {"condition": "service_completed_successfully"}
-        if name in ("relay", "consume-mileage", "consume-payment"):
+        if name == "relay" or name.startswith("consume-"):
             assert depends["rabbitmq"] == {"condition": "service_healthy"}
             assert service["healthcheck"] == {"disable": True}
     health = services["web"]["healthcheck"]["test"]

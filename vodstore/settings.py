@@ -185,9 +185,27 @@ AXES_VERBOSE = False
 # Sign-ups per client address (vodstore.ratelimit): an account is free to make, so
 # making them must not be free of limits.
 SIGNUP_RATE = env.str("SIGNUP_RATE", default="10/hour")
+# Password-reset requests per client address and per address asked for: nobody floods
+# a mailbox through the store.
+PASSWORD_RESET_RATE = env.str("PASSWORD_RESET_RATE", default="5/hour")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "catalog:list"
 LOGOUT_REDIRECT_URL = "catalog:list"
+
+# --- E-mail (password resets, receipts) ----------------------------------------------------
+# Django's mail API. EMAIL_URL (django-environ) names the SMTP server in production:
+# smtp+tls://user:password@smtp.example.com:587 (STARTTLS), smtp+ssl://...:465 (TLS), or
+# smtp://host:25 (percent-encode "@" or ":" in the user or password). Unset: messages
+# are written to the process's output (the console backend), which is what development
+# wants; a deployment that sends resets and receipts sets it.
+_email = env.email_url("EMAIL_URL", default="consolemail://")
+globals().update({name: value for name, value in _email.items() if value not in (None, "")})
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="VOD Store <no-reply@localhost>")
+SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
+# The store's public address, for links in e-mails sent outside a request (receipts):
+# https://vod.example.com. Empty: http://localhost:8000 (development).
+SITE_URL = env.str("SITE_URL", default="http://localhost:8000").rstrip("/")
 
 # --- Internationalisation ---------------------------------------------------------
 LANGUAGE_CODE = "en"
