@@ -11,6 +11,8 @@ import django_filters
 from django import forms
 from django.core.paginator import Paginator as DjangoPaginator
 from django.http import HttpResponse
+from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiExample, extend_schema
 from rest_framework import filters, generics, serializers
 from rest_framework.permissions import DjangoModelPermissionsOrAnonReadOnly
 from rest_framework.response import Response
@@ -21,6 +23,34 @@ from catalog.models import Genre, Vod
 from catalog.search import title_contains
 from vodstore.api import InvalidQuery, JSONTypes, Pagination, single_values
 from vodstore.inputs import NO_CONTROL_PATTERN
+
+# The first of the two original films, as the API answers it (the OpenAPI examples)
+VOD_EXAMPLE = {
+    "id": 1,
+    "title": "Alive!",
+    "synopsis": (
+        "A young gamer wakes up to find his apartment block overrun by an infection that "
+        "turns people violent. Cut off from his family and running out of food and water, "
+        "he has to find a way to stay alive."
+    ),
+    "genre": "horror",
+    "release_year": 2020,
+    "runtime_minutes": 98,
+    "price": 3500,
+    "poster_url": "",
+    "is_active": True,
+    "created_at": "2026-11-20T10:00:00.000000+09:00",
+}
+NEW_VOD_EXAMPLE = {
+    "title": "The Quiet Harbor",
+    "synopsis": "A lighthouse keeper on a small island finds a message in a bottle.",
+    "genre": "drama",
+    "release_year": 2024,
+    "runtime_minutes": 112,
+    "price": 5000,
+    "poster_url": "",
+    "is_active": True,
+}
 
 
 class VodSerializer(JSONTypes, serializers.ModelSerializer):
@@ -236,6 +266,7 @@ class CatalogPagination(Pagination):
 class VodListCreateView(CachedReadMixin, generics.ListCreateAPIView):
     """List the films on sale (search by title, filter by genre, order), or add one."""
 
+    name = _("Films")
     serializer_class = VodSerializer
     permission_classes = [DjangoModelPermissionsOrAnonReadOnly]
     filter_backends = [
@@ -273,6 +304,29 @@ class VodListCreateView(CachedReadMixin, generics.ListCreateAPIView):
         single_values(self.request, ["search", "genre", "ordering"])
         return super().filter_queryset(queryset)
 
+    @extend_schema(
+        examples=[OpenApiExample("Films on sale", value=VOD_EXAMPLE, response_only=True)]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        examples=[
+            OpenApiExample("A new film", value=NEW_VOD_EXAMPLE, request_only=True),
+            OpenApiExample(
+                "The film added",
+                value={
+                    **NEW_VOD_EXAMPLE,
+                    "id": 3,
+                    "created_at": "2026-12-01T21:10:00.000000+09:00",
+                },
+                response_only=True,
+            ),
+        ]
+    )
+    def post(self, request, *args, **kwargs):
+        return super().post(request, *args, **kwargs)
+
     def list(self, request, *args, **kwargs):
         return self.from_cache(request, lambda: super(VodListCreateView, self).list(request))
 
@@ -289,7 +343,13 @@ class VodDetailView(CachedReadMixin, generics.RetrieveAPIView):
     """One film on sale; staff who may add, change or view films see one taken off sale
     too (`is_active` false)."""
 
+    name = _("Film")
     serializer_class = VodSerializer
+
+    @extend_schema(examples=[OpenApiExample("A film", value=VOD_EXAMPLE, response_only=True)])
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     permission_classes = [DjangoModelPermissionsOrAnonReadOnly]
 
     def answer_url(self, request) -> str:

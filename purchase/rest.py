@@ -1,7 +1,13 @@
 """The purchase API: buy (with an optional Idempotency-Key), list, read, cancel."""
 
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import generics, serializers
 from rest_framework.response import Response
 
@@ -10,10 +16,56 @@ from purchase import idempotency, selectors, services
 from purchase.exceptions import PurchaseNotFound
 from purchase.models import Purchase, WatchProgress
 from purchase.throttling import purchase_attempt
-from vodstore.api import JSONTypes, error_responses, validated_query
+from vodstore.api import (
+    ERROR_EXAMPLES,
+    JSONTypes,
+    error_example,
+    error_responses,
+    invalid_example,
+    validated_query,
+)
 from vodstore.errors import DomainError
 
 MAX_ID = 2**63 - 1
+
+# --- Examples for the OpenAPI schema: what the API answers for the first film -----------
+
+PURCHASE_EXAMPLE = {
+    "id": 57,
+    "vod": 1,
+    "vod_title": "Alive!",
+    "status": "paid",
+    "payment_method": "card",
+    "amount": 3500,
+    "created_at": "2026-12-01T21:04:05.123456+09:00",
+    "cancelled_at": None,
+    "payment": {"id": 57, "status": "approved", "method": "card", "amount": 3500},
+}
+CANCELLED_EXAMPLE = {
+    **PURCHASE_EXAMPLE,
+    "status": "cancelled",
+    "cancelled_at": "2026-12-01T21:30:11.654321+09:00",
+    "payment": {**PURCHASE_EXAMPLE["payment"], "status": "cancelled"},
+}
+FREE_EXAMPLE = {
+    **PURCHASE_EXAMPLE,
+    "id": 58,
+    "vod": 2,
+    "vod_title": "ToBusan",
+    "payment_method": "mileage",
+    "amount": 5000,  # in points
+    "payment": {"id": 58, "status": "approved", "method": "mileage", "amount": 5000},
+}
+THROTTLED_EXAMPLE = {
+    "code": "throttled",
+    "detail": "Too many purchases, please try again later.",
+    "retry_after": 42,
+}
+NOT_CANCELLABLE = {
+    "not_paid": "Only a paid purchase can be cancelled.",
+    "refund_window_passed": "The refund window (7 days after buying) has passed.",
+    "watched": ERROR_EXAMPLES[409]["not_cancellable"]["detail"],
+}
 
 
 class InvalidIdempotencyKey(DomainError):
@@ -76,9 +128,24 @@ def _idempotency_key(request) -> str | None:
     return key
 
 
+# What may refuse a purchase, besides the errors any operation may answer
+PURCHASE_REFUSALS = frozenset(
+    {
+        "payment_declined",
+        "insufficient_mileage",
+        "already_owned",
+        "idempotency_in_progress",
+        "idempotency_key_reused",
+        "service_unavailable",
+        "payment_unavailable",
+    }
+)
+
+
 class PurchaseListCreateView(generics.GenericAPIView):
     """Your purchases, newest first; or buy a film (card by default, or 5000 points)."""
 
+    name = _("Purchases")
     serializer_class = PurchaseCreateSerializer
 
     def get_serializer_class(self):
@@ -88,7 +155,11 @@ class PurchaseListCreateView(generics.GenericAPIView):
         wanted = validated_query(self.request, PurchaseQuery).get("status")
         return selectors.purchase_list(user_id=self.request.user.id, status=wanted)
 
-    @extend_schema(parameters=[PurchaseQuery], responses=PurchaseSerializer(many=True))
+    @extend_schema(
+        parameters=[PurchaseQuery],
+        responses=PurchaseSerializer(many=True),
+        examples=[OpenApiExample("Your purchases", value=PURCHASE_EXAMPLE, response_only=True)],
+    )
     def get(self, request):
         page = self.paginate_queryset(self.get_queryset())
         payments = payments_by_purchase(purchase_ids=[p.id for p in page])
@@ -104,9 +175,44 @@ class PurchaseListCreateView(generics.GenericAPIView):
                 # 1 to 255 printable ASCII characters (no space at either end: HTTP drops it)
                 pattern=r"^[!-~]([ -~]{0,253}[!-~])?$",
                 description="Retrying with the same key replays the first answer.",
+                examples=[
+                    OpenApiExample(
+                        "A new key for each purchase", value="4f7d2c1e-8b3a-4e6f-9d10-2a5b7c9e0f13"
+                    )
+                ],
             )
         ],
-        responses={201: PurchaseSerializer, **error_responses(402, 409, 422, 429)},
+        responses={
+            201: PurchaseSerializer,
+            **error_responses(
+                402,
+                409,
+                422,
+                429,
+                503,
+                codes=PURCHASE_REFUSALS,
+                examples={429: [error_example("throttled", THROTTLED_EXAMPLE)]},
+            ),
+        },
+        examples=[
+            OpenApiExample(
+                "Buy with a card", value={"vod": 1, "payment_method": "card"}, request_only=True
+            ),
+            OpenApiExample(
+                "Free with 5000 points",
+                value={"vod": 2, "payment_method": "mileage"},
+                request_only=True,
+            ),
+            OpenApiExample("Bought with a card", value=PURCHASE_EXAMPLE, response_only=True),
+            OpenApiExample("Bought with points", value=FREE_EXAMPLE, response_only=True),
+            invalid_example("invalid", {"vod": ["This field is required."]}),
+            invalid_example(
+                "vod_not_available",
+                {"vod": ["No film on sale has this id."]},
+                code="vod_not_available",
+                detail="No film on sale has this id.",
+            ),
+        ],
     )
     def post(self, request):
         params = PurchaseCreateSerializer(data=request.data)
@@ -144,7 +250,14 @@ class PurchaseListCreateView(generics.GenericAPIView):
 class PurchaseDetailView(generics.RetrieveAPIView):
     """One of your purchases."""
 
+    name = _("Purchase")
     serializer_class = PurchaseSerializer
+
+    @extend_schema(
+        examples=[OpenApiExample("A purchase", value=PURCHASE_EXAMPLE, response_only=True)]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
         return selectors.purchase_list(user_id=self.request.user.id)
@@ -157,9 +270,28 @@ class PurchaseCancelView(generics.GenericAPIView):
     (`purchase.change_purchase`, as in the admin, which only staff enter). Being staff
     is not enough: someone else's purchase is then a 404, as for anyone."""
 
+    name = _("Cancel a purchase")
     serializer_class = serializers.Serializer
 
-    @extend_schema(request=None, responses={200: PurchaseSerializer, **error_responses(409)})
+    @extend_schema(
+        request=None,
+        responses={
+            200: PurchaseSerializer,
+            **error_responses(
+                409,
+                examples={
+                    409: [
+                        error_example(
+                            reason,
+                            {"code": "not_cancellable", "detail": detail, "reason": reason},
+                        )
+                        for reason, detail in NOT_CANCELLABLE.items()
+                    ]
+                },
+            ),
+        },
+        examples=[OpenApiExample("Cancelled", value=CANCELLED_EXAMPLE, response_only=True)],
+    )
     def post(self, request, pk: int):
         purchase = services.purchase_cancel(
             user_id=request.user.id,
@@ -187,6 +319,7 @@ class ProgressListView(generics.ListAPIView):
     """Continue watching: your films started and not finished, most recently watched
     first."""
 
+    name = _("Continue watching")
     serializer_class = ProgressSerializer
 
     def get_queryset(self):
@@ -197,6 +330,7 @@ class ProgressDetailView(generics.GenericAPIView):
     """Where you are in a film you own (`PUT` saves it; the player does, now and then).
     A film you do not own is a 404."""
 
+    name = _("Watch progress")
     serializer_class = ProgressSerializer
 
     def get_object(self) -> WatchProgress:

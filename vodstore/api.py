@@ -3,13 +3,13 @@ query parameters, pagination, the docs page."""
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpResponse, JsonResponse, QueryDict
-from drf_spectacular.utils import OpenApiResponse
+from django.http import Http404, HttpResponse, QueryDict
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse
 from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.fields import empty
@@ -129,8 +129,8 @@ class JSONTypes:
 def not_found(request, exception):
     """`handler404`: an address under /api/ that matches no URL (a path parameter that is
     no id) is the API's one error shape too; elsewhere the site's 404 page."""
-    if request.path_info.startswith("/api/"):
-        return JsonResponse({"code": "not_found", "detail": "Not found."}, status=404)
+    if error_pages.under_api(request):
+        return error_pages.api_error(404, "not_found", "Not found.")
     return error_pages.page_not_found(request, exception)
 
 
@@ -254,6 +254,15 @@ class Pagination(PageNumberPagination):
             parameter["schema"].update(minimum=1, maximum=MAX_PAGE_NUMBER)
         return parameters
 
+    def get_paginated_response_schema(self, schema):
+        # DRF's examples are of someone else's API ("http://api.example.org/accounts/");
+        # a page of this one with all there is on it has no next or previous page.
+        paginated = super().get_paginated_response_schema(schema)
+        properties = paginated["properties"]
+        properties["count"]["example"] = 1
+        properties["next"]["example"] = properties["previous"]["example"] = None
+        return paginated
+
 
 # --- The error answers in the OpenAPI schema -----------------------------------------
 
@@ -288,9 +297,17 @@ ERRORS = {
     409: "`already_owned`, `not_cancellable` (with a `reason`) or `idempotency_in_progress`.",
     415: "`unsupported_media_type`: a body in a media type this operation does not read.",
     422: "`idempotency_key_reused`: this Idempotency-Key came with another request.",
-    429: "`throttled`: too many attempts; retry after `retry_after` seconds.",
+    429: "`throttled`: too many attempts; `locked_out`: too many failed log-ins. Retry "
+    "after `retry_after` seconds.",
     503: "`service_unavailable` (a backing service is down) or `payment_unavailable`: "
     "retry after `retry_after` seconds.",
+}
+# Not the application's answer but the web server's in front of it, for any operation:
+# a request line longer than it reads (gunicorn: 4,094 bytes) never reaches Django.
+URI_TOO_LONG = {
+    "description": "The address is too long: the web server refuses a request line over "
+    "4,094 bytes before the store sees it (its own HTML page, not the error shape).",
+    "content": {"text/html": {"schema": {"type": "string"}}},
 }
 RETRY_AFTER = {
     "schema": {"type": "integer", "minimum": 0},
@@ -298,12 +315,133 @@ RETRY_AFTER = {
 }
 
 
-def error_responses(*statuses: int) -> dict[int, OpenApiResponse]:
+# An example of each error code, by status: what the API really answers.
+ERROR_EXAMPLES: dict[int, dict[str, dict]] = {
+    400: {
+        "invalid": {
+            "code": "invalid",
+            "detail": "Invalid input.",
+            "errors": {"vod": ["This field is required."]},
+        },
+        "invalid_query": {
+            "code": "invalid_query",
+            "detail": "A query parameter is not valid.",
+            "errors": {"page": [f"Must be a page number from 1 to {2**31 - 1}."]},
+        },
+    },
+    401: {
+        "not_authenticated": {
+            "code": "not_authenticated",
+            "detail": "Authentication credentials were not provided.",
+        },
+        "authentication_failed": {"code": "authentication_failed", "detail": "Invalid token."},
+    },
+    402: {
+        "payment_declined": {"code": "payment_declined", "detail": "The payment was declined."},
+        "insufficient_mileage": {
+            "code": "insufficient_mileage",
+            "detail": "Not enough mileage points for a free film.",
+        },
+    },
+    403: {
+        "permission_denied": {
+            "code": "permission_denied",
+            "detail": "You do not have permission to perform this action.",
+        },
+    },
+    404: {"not_found": {"code": "not_found", "detail": "Not found."}},
+    409: {
+        "already_owned": {"code": "already_owned", "detail": "You already own this film."},
+        "idempotency_in_progress": {
+            "code": "idempotency_in_progress",
+            "detail": "A request with this Idempotency-Key is still being processed.",
+        },
+        "not_cancellable": {
+            "code": "not_cancellable",
+            "detail": "The film has played past 2 minutes, so it can no longer be refunded.",
+            "reason": "watched",
+        },
+    },
+    415: {
+        "unsupported_media_type": {
+            "code": "unsupported_media_type",
+            "detail": 'Unsupported media type "text/plain" in request.',
+        },
+    },
+    422: {
+        "idempotency_key_reused": {
+            "code": "idempotency_key_reused",
+            "detail": "This Idempotency-Key was already used with a different request.",
+        },
+    },
+    429: {
+        "throttled": {
+            "code": "throttled",
+            "detail": "Too many requests, please try again later.",
+            "retry_after": 42,
+        },
+    },
+    503: {
+        "service_unavailable": {
+            "code": "service_unavailable",
+            "detail": "The store is briefly unavailable; please try again shortly.",
+            "retry_after": 30,
+        },
+        "payment_unavailable": {
+            "code": "payment_unavailable",
+            "detail": "Payment is busy, please try again in 5 seconds.",
+            "retry_after": 5,
+        },
+    },
+}
+# The codes shown for the statuses `AutoSchema` adds (the ones any operation can give).
+DEFAULT_CODES = frozenset(
+    {
+        "invalid",
+        "not_authenticated",
+        "authentication_failed",
+        "permission_denied",
+        "not_found",
+        "unsupported_media_type",
+        "service_unavailable",
+    }
+)
+
+
+def error_example(name: str, body: dict) -> OpenApiExample:
+    return OpenApiExample(name, value=body, response_only=True)
+
+
+def invalid_example(
+    name: str, errors: dict, *, code: str = "invalid", detail: str = "Invalid input."
+) -> OpenApiExample:
+    """An `@extend_schema(examples=...)` entry: a 400 and the fields it refused, and why."""
+    body = {"code": code, "detail": detail, "errors": errors}
+    return OpenApiExample(name, value=body, response_only=True, status_codes=["400"])
+
+
+def error_responses(
+    *statuses: int, codes: Collection[str] = (), examples: dict[int, list] | None = None
+) -> dict[int, OpenApiResponse]:
     """`@extend_schema(responses=...)` entries for these error statuses, each in the one
-    error shape. `AutoSchema` adds the ones every operation can answer (400, 401,
-    403, 404, 415, 503, as they apply): a view names the others (402, 409, 422, 429)."""
+    error shape, with an example of each code it may carry (only of `codes`, when
+    given; `examples[status]` instead, when given). `AutoSchema` adds the ones every
+    operation can answer (400, 401, 403, 404, 415, 503, as they apply): a view names
+    the others (402, 409, 422, 429)."""
+    examples = examples or {}
     return {
-        status: OpenApiResponse(ErrorSerializer, description=ERRORS[status]) for status in statuses
+        status: OpenApiResponse(
+            ErrorSerializer,
+            description=ERRORS[status],
+            examples=examples[status]
+            if status in examples
+            else [
+                error_example(code, body)
+                for code, body in ERROR_EXAMPLES[status].items()
+                if not codes or code in codes
+            ],
+        )
+        for status in statuses
     }
 
 
@@ -335,6 +473,7 @@ def __getattr__(name: str) -> type:
 
 def _auto_schema() -> type:
     from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+    from drf_spectacular.plumbing import force_instance, is_serializer
 
     class AutoSchema(SpectacularAutoSchema):
         """drf-spectacular's AutoSchema, documenting the error answers any operation
@@ -389,13 +528,44 @@ def _auto_schema() -> type:
                 auths.append({})
             return auths
 
+        def _invalid_example(self) -> dict:
+            """A 400 this operation really gives: a field of its body missing, a page
+            that is no page number, or a control character in a query parameter."""
+            serializer = self.get_request_serializer() if self.method in ("POST", "PUT") else None
+            serializer = force_instance(serializer)
+            fields = [
+                name
+                for name, field in (serializer.fields if is_serializer(serializer) else {}).items()
+                if field.required
+            ]
+            if fields:
+                return {
+                    "code": "invalid",
+                    "detail": "Invalid input.",
+                    "errors": {fields[0]: ["This field is required."]},
+                }
+            if self._is_list_view() and self._get_paginator():
+                return ERROR_EXAMPLES[400]["invalid_query"]
+            message = "Control characters (such as NUL) are not allowed."
+            return {"code": "invalid_query", "detail": message, "errors": {"q": [message]}}
+
         def _get_response_bodies(self, direction="response"):
             responses = super()._get_response_bodies(direction)
             if direction == "response":
-                for status, response in error_responses(*self.error_statuses()).items():
-                    code = str(status)
-                    if code not in responses:
-                        responses[code] = self._get_response_for_code(response, code)
+                # a status the view gives examples of itself gets no generic ones
+                own = {str(c) for e in self.get_examples() for c in e.status_codes or ()}
+                statuses = [s for s in self.error_statuses() if str(s) not in responses]
+                generic = error_responses(
+                    *statuses,
+                    codes=DEFAULT_CODES,
+                    examples={
+                        400: [error_example("invalid", self._invalid_example())],
+                        **{status: [] for status in statuses if str(status) in own},
+                    },
+                )
+                for status, response in generic.items():
+                    responses[str(status)] = self._get_response_for_code(response, str(status))
+                responses.setdefault("414", URI_TOO_LONG)
             return dict(sorted(responses.items()))
 
         def _get_response_headers_for_code(self, status_code, direction="response"):

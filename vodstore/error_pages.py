@@ -3,10 +3,21 @@ store's look with a way back.
 
 They are rendered without the request's context: no context processor runs (the points
 balance, the user), so a page still shows when the database or the session is what
-failed. Under /api/ errors are the API's JSON instead (`vodstore.api`)."""
+failed. Under /api/ every one of them is the API's one JSON error shape instead, as
+`vodstore.api.not_found` answers 404s there."""
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template import loader
+
+
+def under_api(request: HttpRequest) -> bool:
+    """An address of the JSON API (`/api` itself too): its errors are JSON."""
+    return request.path_info == "/api" or request.path_info.startswith("/api/")
+
+
+def api_error(status: int, code: str, detail: str) -> JsonResponse:
+    """An error answer of the API outside DRF, in its one shape."""
+    return JsonResponse({"code": code, "detail": detail}, status=status)
 
 
 def error_page(template_name: str, status: int) -> HttpResponse:
@@ -14,11 +25,15 @@ def error_page(template_name: str, status: int) -> HttpResponse:
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    if under_api(request):
+        return api_error(400, "invalid", "The request could not be read.")
     return error_page("400.html", 400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """`handler403`."""
+    if under_api(request):
+        return api_error(403, "permission_denied", "You may not do this.")
     return error_page("403.html", 403)
 
 
@@ -27,9 +42,14 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
+    if under_api(request):
+        return api_error(500, "server_error", "Something went wrong on our side.")
     return error_page("500.html", 500)
 
 
 def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
-    """`CSRF_FAILURE_VIEW`: a form sent with a stale or missing CSRF token."""
+    """`CSRF_FAILURE_VIEW`: a form sent with a stale or missing CSRF token (under /api/,
+    the browsable API's log-in form)."""
+    if under_api(request):
+        return api_error(403, "permission_denied", "CSRF check failed: reload the page and retry.")
     return error_page("403_csrf.html", 403)

@@ -1,14 +1,14 @@
 """The store's URLs: storefront pages, the JSON API under /api/, admin, operations."""
 
 from django.contrib import admin
-from django.urls import include, path, register_converter
+from django.urls import include, path, re_path, register_converter
 from drf_spectacular.views import SpectacularAPIView
 
 from catalog import rest as catalog_rest
 from mileage import rest as mileage_rest
 from payment import rest as payment_rest
 from purchase import rest as purchase_rest
-from vodstore import account_pages, accounts, api, health, metrics
+from vodstore import account_pages, accounts, api, api_root, health, metrics
 
 
 class IdConverter:
@@ -27,6 +27,7 @@ class IdConverter:
 register_converter(IdConverter, "id")
 
 api_patterns = [
+    path("", api_root.ApiRootView.as_view(), name="api-root"),
     path("auth/signup/", accounts.SignupView.as_view(), name="signup-api"),
     path("auth/token/", accounts.TokenView.as_view(), name="token"),
     path("auth/logout/", accounts.LogoutView.as_view(), name="token-logout"),
@@ -52,6 +53,10 @@ api_patterns = [
     path("mileage/entries/", mileage_rest.MileageEntryListView.as_view(), name="mileage-entries"),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", api.ApiDocsView.as_view(url_name="schema"), name="swagger-ui"),
+    # the browsable API's log-in and log-out (the session; tokens have auth/token/)
+    path("auth/session/", include(api_root.session_urls)),
+    # last: any other address is a JSON 404 (or a 308 to the one with a final slash)
+    re_path(r"^.*$", api_root.no_such_endpoint),
 ]
 
 handler400 = "vodstore.outage.bad_request"
@@ -64,8 +69,32 @@ urlpatterns = [
     path("", include("purchase.urls")),
     path("", include("mileage.urls")),
     path("accounts/signup/", account_pages.signup_view, name="signup"),
+    path("accounts/", account_pages.account_view, name="account"),
+    path(
+        "accounts/sign-out-everywhere/",
+        account_pages.sign_out_everywhere_view,
+        name="sign-out-everywhere",
+    ),
+    path("accounts/delete/", account_pages.account_delete_view, name="account-delete"),
+    # the store's own versions of Django's views (same names as django.contrib.auth.urls)
+    path(
+        "accounts/password_change/",
+        account_pages.PasswordChangeView.as_view(),
+        name="password_change",
+    ),
+    path(
+        "accounts/password_reset/",
+        account_pages.PasswordResetView.as_view(),
+        name="password_reset",
+    ),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        account_pages.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
     path("accounts/", include("django.contrib.auth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("api", api_root.no_such_endpoint),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),
     path("healthz", health.healthz, name="healthz"),
