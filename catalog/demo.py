@@ -434,6 +434,12 @@ _TITLE_PATTERN_CUM_WEIGHTS = tuple(itertools.accumulate((30, 14, 22, 8, 10, 6, 1
 _GENRES = tuple(PROFILES)
 _GENRE_CUM_WEIGHTS = tuple(itertools.accumulate(profile.weight for profile in PROFILES.values()))
 _ROMAN = ((10, "X"), (9, "IX"), (5, "V"), (4, "IV"), (1, "I"))
+_CITY_SET = frozenset(CITIES)
+# Each genre's synopses that say where they happen: the ones a title naming a city gets.
+_SET_TEMPLATES = {
+    profile: tuple(template for template in profile.templates if "{setting}" in template)
+    for profile in PROFILES.values()
+}
 
 
 class DemoFilm(TypedDict):
@@ -457,6 +463,7 @@ class _Series:
     genre: str
     runtime_minutes: int
     latest_year: int
+    city: str | None  # the city its title names, where its sequels are set too
     films: int = 1
 
 
@@ -483,6 +490,7 @@ def demo_films(*, count: int) -> Iterator[DemoFilm]:
                         genre=film["genre"],
                         runtime_minutes=film["runtime_minutes"],
                         latest_year=film["release_year"],
+                        city=title_city(film["title"]),
                     )
                 )
         # Also when every freshly composed title was taken: a crowded catalog grows sequels.
@@ -496,7 +504,7 @@ def _original(*, rng: random.Random, taken: set[str]) -> DemoFilm | None:
     genre = _pick_weighted(rng=rng, words=_GENRES, cum_weights=_GENRE_CUM_WEIGHTS)
     profile = PROFILES[genre]
     for _ in range(TITLE_ATTEMPTS):
-        title = _compose_title(rng=rng, profile=profile)
+        title, city = _compose_title(rng=rng, profile=profile)
         if title not in taken:
             break
     else:
@@ -505,7 +513,7 @@ def _original(*, rng: random.Random, taken: set[str]) -> DemoFilm | None:
     return _film(
         rng=rng,
         title=title,
-        synopsis=_synopsis(rng=rng, profile=profile),
+        synopsis=_synopsis(rng=rng, profile=profile, city=city),
         genre=genre,
         release_year=_release_year(rng=rng, genre=genre),
         runtime_minutes=round(rng.triangular(low, high, mode)),
@@ -520,7 +528,7 @@ def _sequel(*, rng: random.Random, of: _Series, taken: set[str]) -> DemoFilm:
         title = of.title + _sequel_suffix(rng=rng, number=of.films)
     of.latest_year = min(LAST_YEAR, of.latest_year + rng.randint(1, 5))
     low, _mode, high = profile.runtime
-    story = _synopsis(rng=rng, profile=profile)
+    story = _synopsis(rng=rng, profile=profile, city=of.city)
     return _film(
         rng=rng,
         title=title,
@@ -552,25 +560,38 @@ def _film(
     )
 
 
-def _compose_title(*, rng: random.Random, profile: GenreProfile) -> str:
+def title_city(title: str) -> str | None:
+    """The city a demo title names ("Summer in Dublin", "The Harbor of Busan"), if any."""
+    for marker in (" in ", " of "):
+        _head, found, city = title.rpartition(marker)
+        if found and city in _CITY_SET:
+            return city
+    return None
+
+
+def _compose_title(*, rng: random.Random, profile: GenreProfile) -> tuple[str, str | None]:
+    """A title, and the city it names (None: it names none)."""
     pattern = _pick_weighted(rng=rng, words=_TITLE_PATTERNS, cum_weights=_TITLE_PATTERN_CUM_WEIGHTS)
     if pattern == "moment":
-        return f"{_pick(rng=rng, words=MOMENTS)} in {_pick(rng=rng, words=CITIES)}"
+        moment = _pick(rng=rng, words=MOMENTS)
+        city = _pick(rng=rng, words=CITIES)
+        return f"{moment} in {city}", city
     if pattern == "preposition":
-        return f"{_pick(rng=rng, words=PREPOSITIONS)} the {_pick(rng=rng, words=NOUNS)}"
+        return f"{_pick(rng=rng, words=PREPOSITIONS)} the {_pick(rng=rng, words=NOUNS)}", None
     # Words of the film's own genre come up as often as all the shared ones, so a horror film
     # tends to be called "The Drowned Basement" rather than "The Lovely Orchard".
     adjective = _pick(rng=rng, words=profile.adjectives if rng.random() < 0.5 else ADJECTIVES)
     noun = _pick(rng=rng, words=profile.nouns if rng.random() < 0.5 else NOUNS)
     if pattern == "the":
-        return f"The {adjective} {noun}"
+        return f"The {adjective} {noun}", None
     if pattern == "bare":
-        return f"{adjective} {noun}"
+        return f"{adjective} {noun}", None
     if pattern == "of_the":
-        return f"{_pick(rng=rng, words=OF_HEADS)} of the {adjective} {noun}"
+        return f"{_pick(rng=rng, words=OF_HEADS)} of the {adjective} {noun}", None
     if pattern == "of_city":
-        return f"The {noun} of {_pick(rng=rng, words=CITIES)}"
-    return f"{_pick(rng=rng, words=NAMES)} and the {adjective} {noun}"
+        city = _pick(rng=rng, words=CITIES)
+        return f"The {noun} of {city}", city
+    return f"{_pick(rng=rng, words=NAMES)} and the {adjective} {noun}", None
 
 
 def _pick(*, rng: random.Random, words: tuple[str, ...]) -> str:
@@ -598,13 +619,16 @@ def _sequel_suffix(*, rng: random.Random, number: int) -> str:
     return f" {numeral}"
 
 
-def _synopsis(*, rng: random.Random, profile: GenreProfile) -> str:
-    sentence = _pick(rng=rng, words=profile.templates).format(
-        hero=_pick(rng=rng, words=profile.heroes),
-        event=_pick(rng=rng, words=profile.events),
-        goal=_pick(rng=rng, words=profile.goals),
-        setting=_pick(rng=rng, words=profile.settings),
-    )
+def _synopsis(*, rng: random.Random, profile: GenreProfile, city: str | None = None) -> str:
+    """A story of the genre; set in `city` when the title names one ("Summer in Dublin"
+    is told in Dublin, never "In Naples, ...")."""
+    # (as many draws either way, so every later pick of the film stays what it was)
+    template = _pick(rng=rng, words=_SET_TEMPLATES[profile] if city else profile.templates)
+    hero = _pick(rng=rng, words=profile.heroes)
+    event = _pick(rng=rng, words=profile.events)
+    goal = _pick(rng=rng, words=profile.goals)
+    setting = _pick(rng=rng, words=profile.settings)
+    sentence = template.format(hero=hero, event=event, goal=goal, setting=city or setting)
     sentence = sentence[0].upper() + sentence[1:]
     if rng.random() < 0.6:
         sentence += " " + _pick(rng=rng, words=profile.closers)

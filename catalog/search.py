@@ -1,54 +1,66 @@
-"""Title search: `LIKE '%word%'` made fast on SQLite with an FTS5 trigram index.
+"""Title search: the titles that contain the text, ignoring case and spaces ("to busan"
+finds "ToBusan", "tobusan" finds "To Busan"), made fast with trigram indexes.
 
-PostgreSQL answers `title__icontains` from its pg_trgm index (migration 0003). SQLite
-has no index for a LIKE with a leading wildcard, so at 100,000 films every search read
-the whole table. There, migration 0004 adds the FTS5 table `catalog_vod_title` with
-the trigram tokenizer (SQLite 3.34 or newer), which finds the titles containing a
-phrase of three or more characters, whatever its case. Triggers keep it in step with
-`catalog_vod`: every insert (bulk ones too), title change and delete.
+Both sides are compared without their spaces, upper-cased: `REPLACE(UPPER(title), ' ',
+'') LIKE '%TOBUSAN%'`. PostgreSQL answers that from its pg_trgm index on that very
+expression (migration 0006). SQLite has no index for a LIKE with a leading wildcard,
+so at 100,000 films every search read the whole table. There, migrations 0004 and
+0006 add the FTS5 table `catalog_vod_title` with the trigram tokenizer (SQLite 3.34 or
+newer), holding each title without its spaces; it finds the titles containing a phrase
+of three or more characters, whatever its case. It is contentless (it keeps no copy
+of the titles, only its index) and triggers keep it in step with `catalog_vod`: every
+insert (bulk ones too), title change and delete.
 
-Where the index cannot help (a phrase shorter than three characters, another database,
-an SQLite built without the tokenizer, where the migration leaves the table out) the
-search is the plain `title__icontains` it always was.
+Where the index cannot help (a phrase shorter than three characters, an SQLite built
+without the tokenizer, where the migration leaves the table out) the search is the
+same comparison without an index.
 
 Mind Django's SQLite migrations: one that rebuilds `catalog_vod` (to alter a column,
 say) drops its triggers; `tests/catalog/test_search.py` then fails until that
 migration recreates them (`TRIGGERS`)."""
 
-from django.db import connections
-from django.db.models import QuerySet
+import logging
+
+from django.db import OperationalError, connections
+from django.db.models import QuerySet, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Replace, Upper
+
+logger = logging.getLogger(__name__)
 
 TABLE = "catalog_vod_title"
 MIN_LENGTH = 3  # a trigram index finds nothing shorter
 
 # (written out in full: the table's name is a constant, nothing here comes from a user)
+# (`title` holds the title without its spaces; a contentless table's 'delete' must be
+# given the values that were inserted, hence the same replace() there)
 CREATE_TABLE = """
-    CREATE VIRTUAL TABLE catalog_vod_title USING fts5(
-        title, content='catalog_vod', content_rowid='id', tokenize='trigram'
-    )
+    CREATE VIRTUAL TABLE catalog_vod_title USING fts5(title, content='', tokenize='trigram')
 """
 TRIGGERS = [
     """
     CREATE TRIGGER catalog_vod_title_insert AFTER INSERT ON catalog_vod BEGIN
-        INSERT INTO catalog_vod_title (rowid, title) VALUES (new.id, new.title);
+        INSERT INTO catalog_vod_title (rowid, title) VALUES (new.id, replace(new.title, ' ', ''));
     END
     """,
     """
     CREATE TRIGGER catalog_vod_title_delete AFTER DELETE ON catalog_vod BEGIN
         INSERT INTO catalog_vod_title (catalog_vod_title, rowid, title)
-        VALUES ('delete', old.id, old.title);
+        VALUES ('delete', old.id, replace(old.title, ' ', ''));
     END
     """,
     """
     CREATE TRIGGER catalog_vod_title_update AFTER UPDATE OF title ON catalog_vod BEGIN
         INSERT INTO catalog_vod_title (catalog_vod_title, rowid, title)
-        VALUES ('delete', old.id, old.title);
-        INSERT INTO catalog_vod_title (rowid, title) VALUES (new.id, new.title);
+        VALUES ('delete', old.id, replace(old.title, ' ', ''));
+        INSERT INTO catalog_vod_title (rowid, title) VALUES (new.id, replace(new.title, ' ', ''));
     END
     """,
 ]
-FILL = "INSERT INTO catalog_vod_title (catalog_vod_title) VALUES ('rebuild')"
+FILL = (
+    "INSERT INTO catalog_vod_title (rowid, title) "
+    "SELECT id, replace(title, ' ', '') FROM catalog_vod"
+)
 DROP = [
     "DROP TRIGGER IF EXISTS catalog_vod_title_insert",
     "DROP TRIGGER IF EXISTS catalog_vod_title_delete",
@@ -56,6 +68,23 @@ DROP = [
     "DROP TABLE IF EXISTS catalog_vod_title",
 ]
 MATCHING = "SELECT rowid FROM catalog_vod_title WHERE catalog_vod_title MATCH %s"
+
+
+def create_index(schema_editor) -> None:
+    """(For migrations) the SQLite title index, made anew and filled; nothing on an
+    SQLite without FTS5's trigram tokenizer, which keeps searching with LIKE."""
+    for statement in DROP:
+        schema_editor.execute(statement)
+    try:
+        schema_editor.execute(CREATE_TABLE)
+    except OperationalError as exc:  # no FTS5, or no trigram tokenizer
+        logger.warning("catalog: no trigram title index on this SQLite (%s); LIKE it is", exc)
+        return
+    for trigger in TRIGGERS:
+        schema_editor.execute(trigger)
+    schema_editor.execute(FILL)
+    _indexed.clear()  # this process may have asked before
+
 
 _indexed: dict[tuple[str, str], bool] = {}  # (database alias, file) -> has the table
 
@@ -80,13 +109,28 @@ def _phrase(text: str) -> str:
     return '"' + text.replace('"', '""') + '"'
 
 
+def without_spaces(text: str) -> str:
+    """What the search compares: the text without its spaces."""
+    return text.replace(" ", "")
+
+
+def squashed_title() -> Replace:
+    """A title upper-cased and without its spaces, as PostgreSQL's index (0006) holds it."""
+    return Replace(Upper("title"), Value(" "), Value(""))
+
+
 def title_contains(films: QuerySet, text: str) -> QuerySet:
-    """`films` whose title contains `text`, ignoring case."""
+    """`films` whose title contains `text`, ignoring case and spaces."""
     if "\x00" in text:
         # No title holds a NUL (forms and serializers refuse one), and PostgreSQL
         # refuses one in a query's text (a 500, where SQLite said nothing).
         return films.none()
-    if len(text) >= MIN_LENGTH and indexed(films.db):
+    needle = without_spaces(text)
+    if not needle:
+        return films
+    if len(needle) >= MIN_LENGTH and indexed(films.db):
         # the user's text is a parameter, never part of the SQL
-        return films.filter(id__in=RawSQL(MATCHING, [_phrase(text)]))  # noqa: S611
-    return films.filter(title__icontains=text)
+        return films.filter(id__in=RawSQL(MATCHING, [_phrase(needle)]))  # noqa: S611
+    return films.alias(squashed_title=squashed_title()).filter(
+        squashed_title__contains=needle.upper()
+    )

@@ -22,14 +22,30 @@ class VodNotFound(LookupError):
     """No active VOD has that id."""
 
 
-def vod_list(*, search: str = "", genre: str = "", off_sale_too: bool = False) -> QuerySet[Vod]:
-    """The active VODs (every VOD with `off_sale_too`), newest first, optionally searched
-    by title and filtered by genre."""
+# The storefront's orders, each ending with the id (in the same direction) so that films
+# that tie keep one order from page to page; each has its partial index (`Vod.Meta`).
+VOD_SORTS: dict[str, tuple[str, ...]] = {
+    "newest": ("-created_at", "-id"),
+    "title": ("title", "id"),
+    "price": ("price", "id"),
+    "year": ("-release_year", "-id"),  # the latest films first
+}
+DEFAULT_SORT = "newest"
+
+
+def vod_list(
+    *, search: str = "", genre: str = "", sort: str = DEFAULT_SORT, off_sale_too: bool = False
+) -> QuerySet[Vod]:
+    """The active VODs (every VOD with `off_sale_too`) in the order `sort` names (one of
+    `VOD_SORTS`, newest first by default), optionally searched by title and filtered by
+    genre."""
     qs = Vod.objects.all() if off_sale_too else Vod.objects.filter(is_active=True)
     if search:
         qs = title_contains(qs, search)
     if genre:
         qs = qs.filter(genre=genre)
+    if sort != DEFAULT_SORT:
+        qs = qs.order_by(*VOD_SORTS[sort])
     return qs
 
 

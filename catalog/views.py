@@ -4,15 +4,24 @@ and its trailer, which anyone may play."""
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
 
 from catalog.models import Genre, Vod
-from catalog.selectors import vod_get, vod_list, vod_media
+from catalog.selectors import DEFAULT_SORT, VOD_SORTS, vod_get, vod_list, vod_media
 from vodstore.streaming import media_response
 
 PAGE_SIZE = 24
 # Longer queries cannot match a 200-character title; cutting them keeps the LIKE cheap.
 MAX_SEARCH_LENGTH = 200
+
+# The orders the catalog offers, as its sort links name them (keys of `VOD_SORTS`).
+SORT_CHOICES = [
+    ("newest", _("Newest")),
+    ("title", _("Title")),
+    ("price", _("Price")),
+    ("year", _("Year")),
+]
 
 
 def vod_list_view(request: HttpRequest) -> HttpResponse:
@@ -21,7 +30,11 @@ def vod_list_view(request: HttpRequest) -> HttpResponse:
     # An unknown genre (an old bookmark, a typo) shows every film rather than an error.
     if genre not in Genre.values:
         genre = ""
-    paginator = Paginator(vod_list(search=search, genre=genre), PAGE_SIZE)
+    # So does an unknown order: the newest films.
+    sort = request.GET.get("sort", DEFAULT_SORT)
+    if sort not in VOD_SORTS:
+        sort = DEFAULT_SORT
+    paginator = Paginator(vod_list(search=search, genre=genre, sort=sort), PAGE_SIZE)
     page = paginator.get_page(request.GET.get("page"))
     return render(
         request,
@@ -32,6 +45,9 @@ def vod_list_view(request: HttpRequest) -> HttpResponse:
             "search": search,
             "genre": genre,
             "genres": Genre.choices,
+            "sort": sort,
+            "sorts": SORT_CHOICES,
+            "default_sort": DEFAULT_SORT,
             "is_filtered": bool(search or genre),
         },
     )

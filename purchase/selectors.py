@@ -1,8 +1,14 @@
-"""Reads of purchases: a user's purchases and owned films, and where they are in them."""
+"""Reads of purchases: a user's purchases and owned films, and where they are in them;
+the purchases of each day for the staff."""
 
-from django.db.models import F, Q, QuerySet
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import date
+
+from django.db.models import Count, F, Q, QuerySet
 
 from purchase.models import Purchase, WatchProgress
+from vodstore.reports import totals_per_day
 
 
 def purchase_list(*, user_id: int, status: str | None = None) -> QuerySet[Purchase]:
@@ -25,13 +31,13 @@ def purchase_of_vod(*, user_id: int, vod_id: int) -> Purchase | None:
     ).first()
 
 
-def owned_vod_ids(*, user_id: int) -> set[int]:
-    """The films the user owns (paid, not cancelled)."""
-    return set(
-        Purchase.objects.filter(user_id=user_id, status=Purchase.Status.PAID).values_list(
-            "vod_id", flat=True
-        )
-    )
+def owned_vod_ids(*, user_id: int, among: Collection[int] | None = None) -> set[int]:
+    """The films the user owns (paid, not cancelled); only those `among` when given (a
+    page of the catalog)."""
+    owned = Purchase.objects.filter(user_id=user_id, status=Purchase.Status.PAID)
+    if among is not None:
+        owned = owned.filter(vod_id__in=among)
+    return set(owned.values_list("vod_id", flat=True))
 
 
 def watch_position(*, user_id: int, vod_id: int) -> float:
@@ -75,3 +81,26 @@ def continue_watching(*, user_id: int) -> QuerySet[WatchProgress]:
         .select_related("purchase")
         .order_by("-updated_at", "-id")
     )
+
+
+@dataclass(frozen=True)
+class PurchaseDayTotals:
+    """The purchases made on one store day (those cancelled since included), and how
+    many of them were paid with points."""
+
+    purchases: int = 0
+    with_points: int = 0
+
+
+def purchase_daily_totals(*, first_day: date, last_day: date) -> dict[date, PurchaseDayTotals]:
+    """Per store day from `first_day` to `last_day`, in one query; days without a
+    purchase are absent."""
+    days = totals_per_day(
+        Purchase.objects.all(),
+        field="created_at",
+        first_day=first_day,
+        last_day=last_day,
+        purchases=Count("id"),
+        with_points=Count("id", filter=Q(payment_method="mileage")),
+    )
+    return {day: PurchaseDayTotals(**totals) for day, totals in days.items()}

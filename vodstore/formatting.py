@@ -13,7 +13,17 @@ def won(value: object) -> str:
     if amount == 0:
         return gettext("Free")
     sign = "-" if amount < 0 else ""
-    return f"{sign}₩{abs(amount):,}"
+    return f"{sign}₩{number(abs(amount))}"
+
+
+def number(value: object) -> str:
+    """A whole number grouped as the active language groups it ("12,345"); an unusable
+    value renders empty."""
+    try:
+        amount = int(value)
+    except (TypeError, ValueError):
+        return ""
+    return number_format(amount, force_grouping=True)
 
 
 def points(value: object) -> str:
@@ -22,5 +32,6 @@ def points(value: object) -> str:
         amount = int(value)
     except (TypeError, ValueError):
         return ""
-    grouped = number_format(amount, force_grouping=True)
-    return ngettext("%(points)s point", "%(points)s points", abs(amount)) % {"points": grouped}
+    return ngettext("%(points)s point", "%(points)s points", abs(amount)) % {
+        "points": number(amount)
+    }

@@ -2,26 +2,15 @@
 (`catalog.search`); PostgreSQL has its pg_trgm index from 0003 and gets nothing here.
 An SQLite without FTS5's trigram tokenizer (older than 3.34) keeps searching with LIKE."""
 
-import logging
-
-from django.db import OperationalError, migrations
+from django.db import migrations
 
 from catalog import search
-
-logger = logging.getLogger(__name__)
 
 
 def create_title_index(apps, schema_editor):
     if schema_editor.connection.vendor != "sqlite":
         return
-    try:
-        schema_editor.execute(search.CREATE_TABLE)
-    except OperationalError as exc:  # no FTS5, or no trigram tokenizer
-        logger.warning("catalog: no trigram title index on this SQLite (%s); LIKE it is", exc)
-        return
-    for trigger in search.TRIGGERS:
-        schema_editor.execute(trigger)
-    schema_editor.execute(search.FILL)
+    search.create_index(schema_editor)
 
 
 def drop_title_index(apps, schema_editor):

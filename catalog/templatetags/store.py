@@ -1,9 +1,10 @@
-"""Template filters of the storefront: prices shown as won."""
+"""Template filters of the storefront: prices shown as won, counts grouped."""
 
 from django import template
 
-from vodstore.formatting import won
+from vodstore.formatting import number, won
 
 register = template.Library()
 
 register.filter("won", won)
+register.filter("number", number)

@@ -6,7 +6,7 @@ import statistics
 import pytest
 from django.core.management import CommandError, call_command
 
-from catalog.demo import SEED_TITLES, demo_films
+from catalog.demo import CITIES, SEED_TITLES, demo_films, title_city
 from catalog.models import Genre, Vod
 
 PRICES = {0, 1200, 2500, 3500, 4500, 5500, 7700, 9900, 12000, 15000}
@@ -134,3 +134,24 @@ def test_200_000_generated_titles_are_unique_and_never_a_seed_films():
 def test_generator_refuses_a_negative_count():
     with pytest.raises(ValueError, match="zero or more"):
         next(demo_films(count=-1))
+
+
+def test_a_synopsis_is_set_in_the_city_its_title_names_and_no_other():
+    named = 0
+    for film in demo_films(count=3000):
+        city = title_city(film["title"])
+        if city is None:
+            continue  # (a title naming no city may be set anywhere)
+        named += 1
+        assert city in film["synopsis"], film
+        # ("Neo-Seoul", a sci-fi setting, is not Seoul; no city is inside another's name)
+        synopsis = film["synopsis"].replace(city, "").replace("Neo-Seoul", "")
+        assert not [other for other in CITIES if other in synopsis], film
+    assert named > 300  # "Summer in Dublin", "The Harbor of Busan" and their sequels
+
+
+def test_the_city_of_a_title_is_read_back():
+    assert title_city("Summer in Dublin") == "Dublin"
+    assert title_city("The Harbor of Mexico City") == "Mexico City"
+    assert title_city("Summer in Dublin II") is None  # (a sequel's series knows its city)
+    assert title_city("Echoes of the Iron Valley") is None

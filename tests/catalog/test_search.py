@@ -34,6 +34,29 @@ def test_a_search_finds_a_title_containing_it_in_any_case(films):
     assert found("nowhere") == set()
 
 
+@pytest.mark.parametrize(
+    ("text", "titles"),
+    [
+        ("to busan", {"ToBusan", "To Busan"}),
+        ("tobusan", {"ToBusan", "To Busan"}),
+        ("TOBUSAN", {"ToBusan", "To Busan"}),
+        ("To  Bu san", {"ToBusan", "To Busan"}),
+        ("o b", {"ToBusan", "To Busan"}),  # shorter than a trigram once squeezed
+        ("ob", {"ToBusan", "To Busan"}),
+        ("busan", {"ToBusan", "To Busan", "Busan Nights"}),
+        ("nights busan", set()),
+    ],
+)
+def test_a_search_ignores_spaces_and_case(films, text, titles):
+    make_vod(title="ToBusan")
+    make_vod(title="To Busan")
+    assert found(text) == titles
+
+
+def test_a_search_of_only_spaces_finds_every_film(films):
+    assert found("   ") == found("")
+
+
 def test_a_search_shorter_than_a_trigram_still_works(films):
     assert found("fe") == {"Night Ferry"}
     assert found("부산") == {"부산행"}

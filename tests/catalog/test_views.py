@@ -9,6 +9,8 @@ from django.urls import reverse
 
 from catalog.models import Genre, Vod
 from catalog.views import PAGE_SIZE
+from purchase.models import Purchase
+from tests.conftest import make_user
 
 
 def make_vod(title="Quiet Harbour", **fields):
@@ -228,3 +230,94 @@ def test_header_links_admin_for_staff(client, django_user_model):
     body = client.get(list_url()).content.decode()
 
     assert 'href="/admin/"' in body
+
+
+# -- sorting ---------------------------------------------------------------------------
+def titles(response) -> list[str]:
+    return [vod.title for vod in response.context["vods"]]
+
+
+@pytest.fixture
+def three_films(db):
+    Vod.objects.all().delete()
+    make_vod("Bravo", price=5000, release_year=2001)
+    make_vod("Charlie", price=1000, release_year=2020)
+    make_vod("Alpha", price=9000, release_year=1999)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (None, ["Alpha", "Charlie", "Bravo"]),  # newest added first
+        ("newest", ["Alpha", "Charlie", "Bravo"]),
+        ("title", ["Alpha", "Bravo", "Charlie"]),
+        ("price", ["Charlie", "Bravo", "Alpha"]),  # cheapest first
+        ("year", ["Charlie", "Bravo", "Alpha"]),  # latest first
+    ],
+)
+def test_the_list_sorts_by_newest_title_price_or_year(client, three_films, sort, expected):
+    response = client.get(list_url(**({"sort": sort} if sort else {})))
+
+    assert response.status_code == 200
+    assert titles(response) == expected
+    assert response.context["sort"] == (sort or "newest")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("sort", ["", "cheapest", "-price", "TITLE", "price;drop", "x" * 500])
+def test_an_unknown_sort_shows_the_newest_films(client, three_films, sort):
+    response = client.get(list_url(sort=sort))
+
+    assert response.status_code == 200
+    assert titles(response) == ["Alpha", "Charlie", "Bravo"]
+    assert response.context["sort"] == "newest"
+
+
+@pytest.mark.django_db
+def test_the_sort_links_keep_the_search_and_genre_and_the_form_keeps_the_sort(client, three_films):
+    body = client.get(list_url(q="a", genre="drama", sort="price", page=1)).content.decode()
+
+    assert 'href="/?q=a&amp;genre=drama&amp;sort=title"' in body  # back to page 1
+    assert 'href="/?q=a&amp;genre=drama"' in body  # newest: the default, no parameter
+    assert '<input type="hidden" name="sort" value="price">' in body
+    assert 'aria-current="true">Price<' in body
+
+
+@pytest.mark.django_db
+def test_the_storefront_search_ignores_spaces_and_case(client):
+    make_vod("ToBusan")
+    make_vod("To Busan")
+    make_vod("Busan Nights")
+
+    assert set(titles(client.get(list_url(q="to busan")))) == {"ToBusan", "To Busan"}
+    assert set(titles(client.get(list_url(q="TOBUSAN")))) == {"ToBusan", "To Busan"}
+
+
+# -- the owned mark --------------------------------------------------------------------
+@pytest.mark.django_db
+def test_films_the_user_owns_are_marked_at_the_cost_of_one_query(client, three_films):
+    buyer = make_user("owner")
+    alpha = Vod.objects.get(title="Alpha")
+    Purchase.objects.create(
+        user=buyer, vod=alpha, vod_title=alpha.title, payment_method="card", amount=alpha.price
+    )
+    client.force_login(make_user("stranger"))
+    with CaptureQueriesContext(connection) as strangers:
+        body = client.get(list_url()).content.decode()
+    assert "film-card__owned" not in body
+
+    client.force_login(buyer)
+    with CaptureQueriesContext(connection) as owners:
+        body = client.get(list_url()).content.decode()
+    assert body.count("film-card__owned") == 1
+    assert len(owners.captured_queries) == len(strangers.captured_queries)
+
+    client.logout()
+    with CaptureQueriesContext(connection) as visitors:
+        body = client.get(list_url()).content.decode()
+    assert "film-card__owned" not in body
+    # a visitor: no session, no user, no balance and no purchases to read
+    assert len(visitors.captured_queries) < len(owners.captured_queries)
+    owned_query = [q["sql"] for q in owners.captured_queries if "purchase_purchase" in q["sql"]]
+    assert len(owned_query) == 1
