@@ -13,17 +13,22 @@ PAGE_SIZE = 20
 
 @login_required
 def mileage_view(request: HttpRequest) -> HttpResponse:
-    """Balance, how points are earned and spent, and the ledger, newest first."""
+    """Balance, how points are earned and spent (and why a balance can be below zero),
+    and the ledger, newest first. The ledger's film titles come from the purchase
+    app's `ledger` template tags: mileage itself knows only purchase ids."""
     page = Paginator(mileage_entries(user_id=request.user.id), PAGE_SIZE).get_page(
         request.GET.get("page")
     )
+    balance = mileage_balance(user_id=request.user.id)
+    cost = settings.MILEAGE_FREE_VOD_COST
     return render(
         request,
         "mileage/mileage.html",
         {
-            "balance": mileage_balance(user_id=request.user.id),
+            "balance": balance,
             "earn_per_purchase": settings.MILEAGE_EARN_PER_PURCHASE,
-            "free_vod_cost": settings.MILEAGE_FREE_VOD_COST,
+            "free_vod_cost": cost,
+            "points_needed": max(0, cost - balance),
             "page_obj": page,
             "entries": page,
         },

@@ -21,10 +21,11 @@ from django.utils.translation import gettext, ngettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.selectors import VodNotFound, vod_get, vod_get_for_sale, vod_list, vod_media
-from payment.selectors import payments_by_purchase
+from payment.selectors import payment_list
 from purchase import idempotency, selectors, services
 from purchase.exceptions import IdempotencyInProgress
 from purchase.models import Purchase
+from purchase.templatetags.buying import buy_return_url
 from purchase.throttling import purchase_attempt
 from vodstore.errors import DomainError
 from vodstore.formatting import points, won
@@ -180,8 +181,9 @@ def buy_view(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method != "POST":
         return redirect(film_url)
     if not request.user.is_authenticated:
-        # back to the film page after logging in, not to this POST-only address
-        return redirect_to_login(film_url)
+        # back to the film page after logging in (with Buy offered again), not to this
+        # POST-only address
+        return redirect_to_login(buy_return_url(pk))
     method = request.POST.get("payment_method", "card")
     key = request.POST.get("idempotency_key", "")
     if method not in services.PAYMENT_METHODS or not _valid_key(key):
@@ -357,11 +359,18 @@ def _own_purchase(request: HttpRequest, pk: int) -> Purchase:
 
 @login_required
 def purchase_detail_view(request: HttpRequest, pk: int) -> HttpResponse:
-    """One purchase with its payment."""
+    """One purchase as a receipt: the film, when, how paid (with the payment's
+    reference), the amount, its status and refund terms; printable."""
     purchase = with_refund_terms(_own_purchase(request, pk))
-    payment = payments_by_purchase(purchase_ids=[purchase.id]).get(purchase.id)
+    payment = payment_list(user_id=request.user.id, purchase_id=purchase.id).first()
     return render(
-        request, "purchase/purchase_detail.html", {"purchase": purchase, "payment": payment}
+        request,
+        "purchase/purchase_detail.html",
+        {
+            "purchase": purchase,
+            "payment": payment,
+            "earned": settings.MILEAGE_EARN_PER_PURCHASE,
+        },
     )
 
 

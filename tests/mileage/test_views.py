@@ -55,13 +55,16 @@ def test_a_new_member_has_no_points_yet(signed_in):
     assert "5,000 points buy any film" in text(response)
 
 
-def test_ledger_shows_reasons_points_and_links_to_the_purchases(signed_in, user, committed):
+def test_ledger_rows_say_what_happened_to_which_film_in_plain_words(signed_in, user, committed):
     purchases = []
-    for _ in range(5):
+    for title in ("Alive!", "ToBusan", "Oldboy", "Mother", "Poetry"):
         with committed():
-            purchases.append(purchase_create(user_id=user.id, vod_id=make_vod().id).purchase)
+            vod = make_vod(title=title)
+            purchases.append(purchase_create(user_id=user.id, vod_id=vod.id).purchase)
     with committed():
-        free = purchase_create(user_id=user.id, vod_id=make_vod().id, payment_method="mileage")
+        free = purchase_create(
+            user_id=user.id, vod_id=make_vod(title="The Host").id, payment_method="mileage"
+        )
     with committed():
         purchase_cancel(user_id=user.id, purchase_id=free.purchase.id)
     with committed():
@@ -72,14 +75,60 @@ def test_ledger_shows_reasons_points_and_links_to_the_purchases(signed_in, user,
     assert balance_figure(response) == "4,000 points"
     rows = ledger_rows(response)
     assert len(rows) == 8
-    # newest first: the claw-back, the refund, the spend, then five earnings
-    assert re.fullmatch(rf".* Clawed back Purchase #{purchases[0].id} -1,000 points", rows[0])
-    assert re.fullmatch(rf".* Refunded Purchase #{free.purchase.id} \+5,000 points", rows[1])
-    assert re.fullmatch(rf".* Spent Purchase #{free.purchase.id} -5,000 points", rows[2])
-    assert all(" Earned Purchase #" in row and row.endswith("+1,000 points") for row in rows[3:])
+    # newest first: the points taken back, the points returned, the spend, five earnings
+    assert re.fullmatch(r".* Taken back: Alive! was cancelled -1,000 points", rows[0])
+    assert re.fullmatch(r".* Returned: The Host was cancelled \+5,000 points", rows[1])
+    assert re.fullmatch(r".* Spent on The Host -5,000 points", rows[2])
+    assert re.fullmatch(r".* Earned for buying Poetry \+1,000 points", rows[3])
+    assert all(" Earned for buying " in row and row.endswith("+1,000 points") for row in rows[3:])
+    page = text(response)
+    assert "Purchase #" not in page and "Clawed back" not in page
     body = response.content.decode()
     for purchase in [*purchases, free.purchase]:
         assert f'href="{reverse("purchase:detail", args=[purchase.id])}"' in body
+
+
+def test_a_film_title_is_escaped_in_the_ledger(signed_in, user, committed):
+    with committed():
+        purchase_create(user_id=user.id, vod_id=make_vod(title="<b>Bold</b> & Co").id)
+
+    body = signed_in.get(MILEAGE_URL).content.decode()
+
+    assert "&lt;b&gt;Bold&lt;/b&gt; &amp; Co" in body and "<b>Bold</b>" not in body
+
+
+def test_the_ledger_still_shows_when_purchases_cannot_be_read(
+    signed_in, user, committed, monkeypatch
+):
+    with committed():
+        bought = purchase_create(user_id=user.id, vod_id=make_vod(title="Alive!").id).purchase
+
+    def locked(*args, **kwargs):
+        raise OperationalError("database table is locked: purchase_purchase")
+
+    monkeypatch.setattr("purchase.templatetags.ledger.Purchase.objects.filter", locked)
+    response = signed_in.get(MILEAGE_URL)
+
+    assert response.status_code == 200
+    (row,) = ledger_rows(response)
+    assert row.endswith(f" Earned for buying purchase #{bought.id} +1,000 points")
+
+
+def test_the_ledger_page_runs_the_same_queries_whatever_its_length(
+    signed_in, user, committed, django_assert_num_queries
+):
+    """Session, user, the header's balance; the balance, count and page of the ledger;
+    the page's film titles (one query for all its rows)."""
+    with committed():
+        purchase_create(user_id=user.id, vod_id=make_vod().id)
+    with django_assert_num_queries(7):
+        signed_in.get(MILEAGE_URL)
+    for _ in range(25):  # more than a page
+        with committed():
+            purchase_create(user_id=user.id, vod_id=make_vod().id)
+    with django_assert_num_queries(7):
+        response = signed_in.get(MILEAGE_URL)
+    assert len(ledger_rows(response)) == 20
 
 
 def test_a_negative_balance_is_shown_as_such(signed_in, user, committed):
@@ -96,6 +145,21 @@ def test_a_negative_balance_is_shown_as_such(signed_in, user, committed):
 
     assert balance_figure(response) == "-1,000 points"
     assert "is-negative" in response.content.decode()
+    page = text(response)
+    assert "Why is the balance below zero?" in page
+    assert "When such a purchase is cancelled, its points are taken back" in page
+    assert "You owe nothing and no money is charged." in page
+    assert "a free film needs 5,000 points, that is 6,000 points more than you have now" in page
+
+
+def test_a_balance_of_zero_or_more_needs_no_explanation(signed_in, user, committed):
+    with committed():
+        purchase_create(user_id=user.id, vod_id=make_vod().id)
+
+    response = signed_in.get(MILEAGE_URL)
+
+    assert "negative-balance" not in response.content.decode()
+    assert "Use 5,000 points" in text(response)
 
 
 def test_someone_elses_points_are_not_shown(signed_in, other_user, committed):

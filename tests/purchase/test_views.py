@@ -4,11 +4,14 @@ my library, my purchases and cancel, with every refusal shown as a message."""
 import re
 import uuid
 from html import unescape
+from urllib.parse import quote
 
 import pytest
 from django.conf import settings
 from django.db import OperationalError
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 
 from mileage.models import MileageEntry
 from payment.models import Payment
@@ -88,33 +91,123 @@ def give_points(committed, user, count: int) -> None:
 # ---- The film page ---------------------------------------------------------------------
 
 
-def test_visitor_sees_buy_and_a_way_to_log_in(client, vod):
+def return_url(vod) -> str:
+    """Where log-in or sign-up sends a visitor who pressed Buy: back to the film page,
+    Buy offered again."""
+    return f"{film_url(vod)}?buy=1"
+
+
+def test_visitor_sees_buy_leading_to_log_in_and_back(client, vod):
     response = client.get(film_url(vod))
 
     body = response.content.decode()
+    to_login = f"{reverse('login')}?next={quote(return_url(vod), safe='/')}"
+    to_signup = f"{reverse('signup')}?next={quote(return_url(vod), safe='/')}"
     assert response.status_code == 200
+    assert re.search(rf'<a class="button button--buy" href="{re.escape(to_login)}">', body)
     assert "Buy for ₩4,500" in text(response)
-    assert f'action="{buy_url(vod)}"' in body
+    assert f'href="{to_signup}"' in body
     assert "disabled" in buy_form(body, "mileage")
     assert "Points can be used once you are logged in." in text(response)
-    assert f"{reverse('login')}?next={film_url(vod)}" in body
+    assert 'name="payment_method" value="card"' not in body  # nothing to post yet
 
 
-def test_anonymous_buy_goes_to_login_and_back_to_the_film(client, user, vod, gateway):
+def test_anonymous_buy_goes_to_login_and_back_to_the_film_with_buy_offered(
+    client, user, vod, gateway, committed
+):
+    # a buy form from before the session ended
     response = client.post(buy_url(vod), {"payment_method": "card", "idempotency_key": "x"})
 
-    login_url = f"{reverse('login')}?next={film_url(vod)}"
+    login_url = f"{reverse('login')}?next={quote(return_url(vod), safe='/')}"
     assert response.status_code == 302 and response["Location"] == login_url
     assert not Purchase.objects.exists() and gateway.attempts == 0
 
     login_page = client.get(login_url)
-    assert f'name="next" value="{film_url(vod)}"' in login_page.content.decode()
+    assert f'name="next" value="{return_url(vod)}"' in login_page.content.decode()
     logged_in = client.post(
         reverse("login"),
-        {"username": "alice", "password": "s3cret-pass-123", "next": film_url(vod)},
+        {"username": "alice", "password": "s3cret-pass-123", "next": return_url(vod)},
     )
-    assert logged_in.status_code == 302 and logged_in["Location"] == film_url(vod)
-    assert "Buy for ₩4,500" in text(client.get(film_url(vod)))
+    assert logged_in.status_code == 302 and logged_in["Location"] == return_url(vod)
+
+    back = client.get(logged_in["Location"])
+    body = back.content.decode()
+    assert "You are logged in: you can buy “The Harbor” now." in text(back)
+    assert "buy-panel--offered" in body and 'id="buy"' in body
+    assert "autofocus" in buy_form(body, "card")
+
+    bought = post_buy(client, committed, vod)
+    assert messages_of(bought) == ["You bought “The Harbor” for ₩4,500. Enjoy the film!"]
+    assert "buy-panel--offered" not in bought.content.decode()
+
+
+def test_signing_up_from_buy_comes_back_to_the_film_with_buy_offered(client, vod):
+    signed_up = client.post(
+        reverse("signup"),
+        {
+            "username": "newcomer",
+            "email": "newcomer@example.com",
+            "password1": "s3cret-pass-123",
+            "password2": "s3cret-pass-123",
+            "next": return_url(vod),
+        },
+    )
+
+    assert signed_up.status_code == 302 and signed_up["Location"] == return_url(vod)
+    back = client.get(signed_up["Location"])
+    assert "You are logged in: you can buy “The Harbor” now." in text(back)
+
+
+def test_the_buy_marker_offers_nothing_to_visitors_or_owners(client, user, vod, committed):
+    visitor = client.get(f"{film_url(vod)}?buy=1")
+    assert "buy-panel--offered" not in visitor.content.decode()
+    assert "you can buy" not in text(visitor)
+
+    client.force_login(user)
+    with committed():
+        purchase_create(user_id=user.id, vod_id=vod.id)
+    owner = client.get(f"{film_url(vod)}?buy=1")
+    assert "In your library" in text(owner)
+    assert "you can buy" not in text(owner)
+
+
+def render_buy_intent(rf, next_url: str, **request_params) -> str:
+    from django.template import Context, Template
+
+    request = rf.get("/accounts/login/", request_params)
+    template = Template("{% load buying %}{% buy_intent %}")
+    return " ".join(template.render(Context({"request": request, "next": next_url})).split())
+
+
+def test_log_in_and_sign_up_pages_can_say_why(rf, vod):
+    said = render_buy_intent(rf, return_url(vod))
+
+    assert "Log in or sign up to buy “The Harbor”." in unescape(said)
+    # the next address as the page's own query has it (a POST with errors keeps it too)
+    assert "The Harbor" in render_buy_intent(rf, "", next=return_url(vod))
+
+
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "",
+        "/films/{id}/",  # no Buy pressed
+        "/library/?buy=1",  # not a film page
+        "/films/999999/?buy=1",  # no such film
+        "//evil.example/films/{id}/?buy=1",
+        "https://evil.example/films/{id}/?buy=1",
+        "films/{id}/?buy=1",
+    ],
+)
+def test_the_reason_is_only_given_for_a_film_on_this_site(rf, vod, next_url):
+    assert render_buy_intent(rf, next_url.format(id=vod.id)) == ""
+
+
+def test_a_withdrawn_film_gives_no_reason(rf, vod):
+    vod.is_active = False
+    vod.save()
+
+    assert render_buy_intent(rf, return_url(vod)) == ""
 
 
 def test_member_with_too_few_points_sees_buy_enabled_and_points_disabled_with_why(signed_in, vod):
@@ -123,7 +216,7 @@ def test_member_with_too_few_points_sees_buy_enabled_and_points_disabled_with_wh
     body = response.content.decode()
     card, points = buy_form(body, "card"), buy_form(body, "mileage")
     assert "disabled" not in card and "csrfmiddlewaretoken" in card
-    assert "disabled" in points and "Use 5000 points" in points
+    assert "disabled" in points and "Use 5,000 points" in points
     assert "You have 0 points; a free film needs 5,000 points." in text(response)
     keys = re.findall(r'name="idempotency_key" value="([0-9a-f-]{36})"', body)
     assert len(keys) == 2 and keys[0] != keys[1]
@@ -141,6 +234,22 @@ def test_member_with_enough_points_can_use_them(signed_in, user, vod, committed)
 
     assert "disabled" not in buy_form(response.content.decode(), "mileage")
     assert "You have 5,000 points." in text(response)
+
+
+def test_a_negative_balance_is_explained_on_the_film_page(signed_in, user, vod, committed):
+    give_points(committed, user, 5)
+    with committed():
+        purchase_create(user_id=user.id, vod_id=make_vod().id, payment_method="mileage")
+    card = Purchase.objects.filter(user=user, payment_method="card").first()
+    with committed():
+        purchase_cancel(user_id=user.id, purchase_id=card.id)
+
+    response = signed_in.get(film_url(vod))
+
+    page = text(response)
+    assert "You have -1,000 points; a free film needs 5,000 points." in page
+    assert "a cancelled card purchase took back points that had already been spent" in page
+    assert f'href="{reverse("mileage:summary")}#negative-balance"' in response.content.decode()
 
 
 def test_a_free_film_offers_no_points(signed_in, committed, user):
@@ -553,6 +662,51 @@ def test_purchase_detail_shows_its_payment(signed_in, history):
 
     assert "By Card" in paid and "Approved" in paid and "₩12,000" in paid
     assert "Changed Mind" in gone and "Cancelled and refunded" in gone
+
+
+def test_the_purchase_page_is_a_printable_receipt(signed_in, user, history, gateway):
+    card, _, _ = history
+    payment = Payment.objects.get(purchase_id=card.id)
+    assert payment.gateway_reference  # the fake gateway's
+
+    response = signed_in.get(reverse("purchase:detail", args=[card.id]))
+
+    body, page = response.content.decode(), text(response)
+    local = timezone.localtime(card.created_at)  # the store's time zone (Asia/Seoul)
+    assert re.search(
+        rf"Film By Card Purchased {re.escape(date_format(local, 'DATETIME_FORMAT'))} \(KST\)",
+        page,
+    )
+    assert f"Receipt number #{card.id}" in page and "Bought by alice" in page
+    assert f"Paid with Card Payment reference {payment.gateway_reference}" in page
+    assert "Amount ₩12,000" in page and "Points earned 1,000 points" in page
+    assert "Payment Approved" in page
+    assert "Refund terms You can cancel for a refund until" in page
+    assert "data-print" in body and "js/receipt.js" in body
+    assert "Receipt: By Card" in page  # the title
+
+
+def test_a_points_purchase_receipt_shows_points_and_no_card(signed_in, history):
+    _, points, _ = history
+
+    page = text(signed_in.get(reverse("purchase:detail", args=[points.id])))
+
+    assert "Paid with Points from your balance" in page
+    assert "Amount 5,000 points" in page
+    assert "Payment reference" not in page and "Points earned" not in page
+
+
+def test_a_cancelled_purchase_receipt_says_what_was_refunded(signed_in, history):
+    _, _, cancelled = history
+    cancelled.refresh_from_db()
+
+    page = text(signed_in.get(reverse("purchase:detail", args=[cancelled.id])))
+
+    assert "Cancelled and refunded" in page
+    assert "This purchase was cancelled: ₩5,000 was refunded to your card." in page
+    assert "1,000 points, taken back on cancelling" in page
+    when = date_format(timezone.localtime(cancelled.cancelled_at), "DATETIME_FORMAT")
+    assert f"Cancelled {when} (KST)" in page
 
 
 def test_cancel_asks_for_confirmation_first(signed_in, history, gateway):
