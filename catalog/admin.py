@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from catalog.media import NotAVideo, media_probe
 from catalog.models import Vod, VodMedia, media_storage
+from vodstore.admin_tools import won_amount
 
 MEDIA_FACTS = ["content_type", "duration_seconds", "size", "picture", "codec"]
 # what the form copies from the probe onto the row
@@ -79,7 +80,7 @@ class VodMediaInline(MediaFacts, admin.TabularInline):
 
 @admin.register(Vod)
 class VodAdmin(admin.ModelAdmin):
-    list_display = ["title", "genre", "release_year", "runtime_minutes", "price", "is_active"]
+    list_display = ["title", "genre", "release_year", "runtime_minutes", "price_won", "is_active"]
     list_filter = ["is_active", "genre", "release_year"]
     search_fields = ["title"]
     list_editable = ["is_active"]
@@ -89,6 +90,10 @@ class VodAdmin(admin.ModelAdmin):
     # a poster URL typed without a scheme is taken as https (Django 6.0's default)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [VodMediaInline]
+
+    @admin.display(description=_("price"), ordering="price")
+    def price_won(self, obj: Vod) -> str:
+        return won_amount(obj.price)
 
 
 @admin.register(VodMedia)

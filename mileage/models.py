@@ -20,7 +20,7 @@ class MileageAccount(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
-        return f"{self.user} ({self.balance} points)"
+        return f"{self.user} ({self.balance:,} points)"
 
 
 class MileageEntry(models.Model):
@@ -50,4 +50,4 @@ class MileageEntry(models.Model):
         indexes = [models.Index(fields=["account", "-created_at"], name="entry_account_recent")]
 
     def __str__(self) -> str:
-        return f"{self.delta:+d} {self.reason} (purchase {self.purchase_id})"
+        return f"{self.delta:+,d} {self.reason} (purchase {self.purchase_id})"

@@ -5,21 +5,35 @@ from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
 
 from payment.guard import get_guard
 from payment.models import Operation, Payment
-from vodstore.admin_tools import ReadOnlyAdminMixin
+from vodstore.admin_tools import ReadOnlyAdminMixin, paid_amount, won_amount
+
+
+class PurchaseLink:
+    """The purchase a payment or operation serves, linked to its admin page by URL (the
+    payment app never imports purchase)."""
+
+    @admin.display(description=_("purchase"), ordering="purchase_id")
+    def purchase(self, obj: Payment | Operation) -> str:
+        if obj.purchase_id is None:
+            return "-"
+        url = reverse("admin:purchase_purchase_change", args=[obj.purchase_id])
+        return format_html('<a href="{}">#{}</a>', url, obj.purchase_id)
 
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
-        "purchase_id",
+        "purchase",
         "user",
         "method",
-        "amount",
+        "paid",
         "status",
         "gateway",
         "approved_at",
@@ -27,8 +41,28 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "method", "approved_at"]
     search_fields = ["=purchase_id", "gateway_reference", "user__username"]
     list_select_related = ["user"]
+    fields = [
+        "purchase",
+        "user",
+        "method",
+        "paid",
+        "status",
+        "gateway",
+        "gateway_reference",
+        "authorization",
+        "approved_at",
+        "cancelled_at",
+    ]
+    readonly_fields = ["purchase", "paid"]
     raw_id_fields = ["authorization"]
     change_list_template = "admin/payment/payment/change_list.html"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def paid(self, obj: Payment) -> str:
+        return paid_amount(obj.amount, obj.method)
 
     def get_urls(self):
         guard_view = self.admin_site.admin_view(self.guard_view)
@@ -54,7 +88,7 @@ class PaymentAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Operation)
-class OperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class OperationAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every call the store asked the gateway to make, with its answer. Operations
     left pending are in doubt: the reconciler (in the outbox worker, or
     `manage.py payments_reconcile`) finishes them."""
@@ -63,9 +97,9 @@ class OperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "id",
         "kind",
         "state",
-        "amount",
+        "amount_won",
         "user",
-        "purchase_id",
+        "purchase",
         "reference",
         "attempts",
         "created_at",
@@ -73,4 +107,29 @@ class OperationAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_filter = ["kind", "state", "gateway"]
     search_fields = ["=purchase_id", "=key", "reference", "user__username"]
     list_select_related = ["user"]
+    fields = [
+        "kind",
+        "state",
+        "key",
+        "gateway",
+        "amount_won",
+        "user",
+        "reference",
+        "authorization",
+        "request_key",
+        "purchase",
+        "released_at",
+        "attempts",
+        "last_error",
+        "created_at",
+        "updated_at",
+    ]
+    readonly_fields = ["amount_won", "purchase", "key", "created_at", "updated_at"]
     raw_id_fields = ["authorization", "user"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+    @admin.display(description=_("amount"), ordering="amount")
+    def amount_won(self, obj: Operation) -> str:
+        return won_amount(obj.amount)

@@ -99,7 +99,7 @@ class Operation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.kind} {self.amount} ({self.state}) {self.key}"
+        return f"{self.kind} ₩{self.amount:,} ({self.state}) {self.key}"
 
 
 class Payment(models.Model):

@@ -1,9 +1,15 @@
-"""Django admin for the event outbox: what was published, what is stuck, retry now."""
+"""Django admin for the event outbox: what was published, what is stuck, retry now; and
+the admin site's name."""
 
 from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
 
 from vodstore import events
 from vodstore.models import EventDelivery, GroupRetry, OutboxEvent
+
+admin.site.site_header = _("VOD Store administration")
+admin.site.site_title = _("VOD Store admin")
+admin.site.index_title = _("Store administration")
 
 
 class EventDeliveryInline(admin.TabularInline):
