@@ -192,7 +192,7 @@ def test_a_film_page_in_korean_with_the_buy_buttons(korean_member, vod):
     page = text(response)
     for phrase in (
         "₩4,500 구매하기",
-        "5000 포인트로 구매",
+        "5,000 포인트로 구매",
         "현재 0 포인트를 보유하고 있으며, 포인트로 구매하려면 5,000 포인트가 필요합니다.",
         "카드로 결제하면 1,000 포인트가 적립됩니다.",
         "장르 드라마",
@@ -207,7 +207,7 @@ def test_a_film_page_in_korean_with_the_buy_buttons(korean_member, vod):
     ):
         assert phrase in page, phrase
     assert "A film." in page  # the synopsis is data
-    assert "Buy for" not in page and "Use 5000 points" not in page
+    assert "Buy for" not in page and "Use 5,000 points" not in page
 
 
 @pytest.mark.django_db
@@ -287,14 +287,14 @@ def test_the_mileage_page_in_korean(korean_member, user, committed):
         "내 마일리지",
         "보유 포인트 0 포인트",
         "카드로 영화를 구매할 때마다 1,000 포인트가 적립됩니다.",
-        "“5000 포인트로 구매”",
+        "“5,000 포인트로 구매”",
         "내역",
         "구분",
         "적립",
         "사용",
         "+1,000 포인트",
         "-5,000 포인트",
-        "구매 #",
+        "구매 적립",  # a row names its film: "<title> 구매 적립"
     ):
         assert phrase in page, phrase
     assert "earned" not in page and "points" not in page
@@ -312,6 +312,7 @@ def test_login_and_signup_pages_in_korean(korean, user):
 
     form = {
         "username": "mina",
+        "email": "mina@example.com",
         "password1": "a-long-pass-phrase",
         "password2": "a-long-pass-phrase",
     }
@@ -415,6 +416,6 @@ def test_switching_back_to_english(korean_member, vod):
     switch_language(korean_member, "en")
 
     page = text(korean_member.get(film))
-    assert "Buy for ₩4,500" in page and "Use 5000 points" in page
+    assert "Buy for ₩4,500" in page and "Use 5,000 points" in page
     assert "You have 0 points; a free film needs 5,000 points." in page
     assert "구매하기" not in page and "포인트" not in page
