@@ -123,7 +123,7 @@ def test_the_order_is_kept_from_page_to_page(page: Page, transactional_db):
 
 
 # -- the owned mark ----------------------------------------------------------------------
-def test_films_the_user_owns_are_marked_in_the_catalog(page: Page, films, gateway):
+def test_films_the_user_owns_are_marked_in_the_catalog(page: Page, films, gateway, screenshot):
     make_user("minji")
     page.goto("/")
     expect(page.locator(".film-card__owned")).to_have_count(0)
@@ -136,6 +136,8 @@ def test_films_the_user_owns_are_marked_in_the_catalog(page: Page, films, gatewa
     expect(owned).to_have_count(2)
     expect(owned.locator(".film-card__title")).to_have_text(["Honeymoon", "Iron Valley"])
     expect(owned.first.locator(".film-card__owned")).to_have_text("In your library")
+    owned.first.scroll_into_view_if_needed()
+    screenshot(page, "catalog-owned")
     # the mark is the user's own: someone else sees none
     page.context.clear_cookies()
     make_user("doyun")
