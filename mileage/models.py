@@ -29,8 +29,8 @@ class MileageEntry(models.Model):
     class Reason(models.TextChoices):
         EARNED = "earned", _("earned")
         SPENT = "spent", _("spent")
-        CLAWED_BACK = "clawed_back", _("clawed back")
-        REFUNDED = "refunded", _("refunded")
+        CLAWED_BACK = "clawed_back", _("taken back")
+        REFUNDED = "refunded", _("returned")
 
     account = models.ForeignKey(MileageAccount, on_delete=models.PROTECT, related_name="entries")
     delta = models.IntegerField()

@@ -67,7 +67,7 @@ def mileage_spend(*, user_id: int, purchase_id: int, event_id: uuid.UUID) -> int
     )
     if not spent:
         raise InsufficientMileage(
-            f"A free film costs {cost} points.",
+            f"A free film costs {cost:,} points.",
             required=cost,
             balance=mileage_balance(user_id=user_id),
         )
