@@ -420,8 +420,13 @@ def test_relay_and_consumers_as_processes_on_postgresql(broker_mode):
     consumed = run("consume_events", "--group", "mileage", "--until-idle", "2")
     assert consumed.returncode == 0, consumed.stderr
     assert "'handled': 4" in consumed.stdout
-    assert OutboxEvent.objects.filter(status="published").count() == 4
+    # each purchase: PaymentApproved (mileage earns) and VodPurchased (purchase e-mails
+    # the receipt), both published once although two relays ran
+    assert OutboxEvent.objects.filter(status="published").count() == 8
     assert points(buyer) == 4000
+    receipts = run("consume_events", "--group", "purchase", "--until-idle", "2")
+    assert receipts.returncode == 0, receipts.stderr
+    assert "'handled': 4" in receipts.stdout
 
 
 @pytest.mark.django_db(transaction=True)
