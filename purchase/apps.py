@@ -16,4 +16,8 @@ class PurchaseConfig(AppConfig):
 
         # Not atomic: it waits on the mail server, which must never happen while
         # holding the database write lock; the receipt's claim makes it send once.
-        subscribe("VodPurchased", handlers.send_receipt_on_vod_purchased, atomic=False)
+        # Deferred: the buyer's answer never waits on the mail server (the worker
+        # sends it, or the purchase group's consumer in broker mode).
+        subscribe(
+            "VodPurchased", handlers.send_receipt_on_vod_purchased, atomic=False, deferred=True
+        )

@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 _signals = Namespace()
 _options: dict[Callable, bool] = {}  # handler -> run it inside a transaction?
+_deferred: set[Callable] = set()  # handlers the request's own dispatch leaves to the worker
 
 Handler = Callable[["Delivered"], None]
 
@@ -71,16 +72,27 @@ def handler_name(handler: Callable) -> str:
     return f"{handler.__module__}.{handler.__qualname__}"
 
 
-def subscribe(event_type: str, handler: Handler, *, atomic: bool = True) -> None:
+def subscribe(
+    event_type: str, handler: Handler, *, atomic: bool = True, deferred: bool = False
+) -> None:
     """Connect a module-level handler to an event type (call it from `AppConfig.ready`).
 
     With `atomic` (the default) the handler's writes and the record of its success
     commit together, so it takes effect exactly once. A handler that calls the
     outside world (a gateway) passes `atomic=False`, opens its own short transactions
-    and must be idempotent by itself."""
+    and must be idempotent by itself.
+
+    `deferred`: the dispatch that follows the request's commit skips it, so the
+    request never waits on it (a mail server); the worker delivers it once the event's
+    grace period has passed (`EVENTS_DISPATCH_GRACE_SECONDS`). In broker mode every
+    handler runs in a consumer anyway."""
     # weak=False: blinker would otherwise drop a receiver nobody else references.
     _signals.signal(event_type).connect(handler, weak=False)
     _options[handler] = atomic
+    if deferred:
+        _deferred.add(handler)
+    else:
+        _deferred.discard(handler)
 
 
 def handlers_for(event_type: str) -> list[Handler]:
@@ -167,7 +179,7 @@ def _dispatch_fresh(row: OutboxEvent) -> None:
     """Deliver a freshly committed event; any failure is left to the worker, which
     takes the event after its grace period."""
     try:
-        _deliver(row, already_done=set())
+        _deliver(row, already_done=set(), in_request=True)
     except Exception as exc:
         if is_outage(exc):
             logger.warning("event %s (%s): %r; the worker will retry", row.id, row.type, exc)
@@ -183,10 +195,17 @@ def dispatch(event_ids: Iterable[uuid.UUID]) -> int:
     return sum(_deliver(row, {d.handler for d in row.deliveries.all()}) for row in rows)
 
 
-def _deliver(row: OutboxEvent, already_done: set[str]) -> bool:
-    """Run every handler of `row` that has not succeeded yet; record the outcome."""
+def _deliver(row: OutboxEvent, already_done: set[str], *, in_request: bool = False) -> bool:
+    """Run every handler of `row` that has not succeeded yet; record the outcome.
+
+    `in_request`: the dispatch right after the request's commit, which leaves the
+    deferred handlers (and so the event, still pending) to the worker."""
     envelope = Delivered(row.id, row.type, row.occurred_at, row.payload)
     pending = [h for h in handlers_for(row.type) if handler_name(h) not in already_done]
+    left = [h for h in pending if h in _deferred] if in_request else []
+    pending = [h for h in pending if h not in left]
+    if left and not pending:
+        return False  # nothing to run now: the worker takes the event after its grace
     errors: list[str] = []
     recorded = False
     for position, handler in enumerate(pending):
@@ -194,7 +213,7 @@ def _deliver(row: OutboxEvent, already_done: set[str]) -> bool:
         # The last handler of a clean run marks the event delivered in the same
         # transaction as its own success: one write transaction fewer per event,
         # which counts where SQLite serializes every writer.
-        last = position == len(pending) - 1 and not errors
+        last = position == len(pending) - 1 and not errors and not left
         try:
             if _options.get(handler, True):
                 with transaction.atomic():
@@ -214,9 +233,9 @@ def _deliver(row: OutboxEvent, already_done: set[str]) -> bool:
         except Exception as exc:
             _log_failure(row, name, exc)
             errors.append(f"{name}: {exc!r}")
-    if not recorded:
+    if not recorded and (errors or not left):
         _record_outcome(row, errors)
-    return not errors
+    return not errors and not left
 
 
 class UnknownEvent(LookupError):
