@@ -53,7 +53,7 @@ CANCEL_SHARE = 0.2
 BROKER_DOWN_SECONDS = 10
 PREFIX = "drill"
 GUNICORN = ["--workers", "3", "--worker-class", "gthread", "--threads", "8", "--timeout", "60"]
-CONSUMERS = {"mileage": 3, "payment": 2}  # during the chaos
+CONSUMERS = {"mileage": 3, "payment": 2, "purchase": 1}  # during the chaos (purchase: receipts)
 SHUFFLE = random.Random(7)  # noqa: S311 - a simulation, not security
 
 SETUP = """
@@ -64,7 +64,10 @@ from django.contrib.auth.models import User
 from catalog.models import Vod
 from vodstore.auth import tokens_in_bulk
 users = User.objects.bulk_create(
-    [User(username=f"buyer{i}", password="!") for i in range(int(os.environ["ACCOUNTS"]))]
+    [
+        User(username=f"buyer{i}", email=f"buyer{i}@example.com", password="!")
+        for i in range(int(os.environ["ACCOUNTS"]))
+    ]
 )
 films = list(Vod.objects.filter(is_active=True, price__gt=0).values_list("id", flat=True))
 print(json.dumps({"tokens": tokens_in_bulk(users), "films": films}))
@@ -83,14 +86,17 @@ print(json.dumps({
     "purchase_cancelled": OutboxEvent.objects.filter(type="VodPurchaseCancelled").count(),
     "mileage_done": EventDelivery.objects.filter(handler__startswith="mileage.").count(),
     "payment_done": EventDelivery.objects.filter(handler__startswith="payment.").count(),
+    "purchased": OutboxEvent.objects.filter(type="VodPurchased").count(),
+    "purchase_done": EventDelivery.objects.filter(handler__startswith="purchase.").count(),
     "retrying": GroupRetry.objects.exclude(status="done").count(),
 }))
 """
 
 BOOKS = """
-import json, os
+import json, os, re
 from collections import Counter
 from datetime import datetime
+from pathlib import Path
 import django
 django.setup()
 from django.db.models import Sum
@@ -131,6 +137,17 @@ unbalanced = [
 ]
 if unbalanced:
     problems.append(f"balances unlike their ledger: {unbalanced[:5]}")
+# receipts: the messages the mail backend wrote (files), by purchase; one each at most
+from purchase.models import Receipt
+mailed = Counter()
+for path in Path(os.environ["DRILL_MAIL_DIR"]).glob("*"):
+    mailed.update(int(n) for n in re.findall(r"Receipt number: #([0-9]+)", path.read_text()))
+twice = [purchase for purchase, n in mailed.items() if n > 1]
+doubled += len(twice)
+if twice:
+    problems.append(f"receipts mailed twice: {twice[:5]}")
+claimed = Receipt.objects.count()
+unsent = Receipt.objects.filter(sent_at__isnull=True).count()
 retrying = GroupRetry.objects.exclude(status="done").count()
 if retrying:
     problems.append(f"{retrying} app retries not done")
@@ -152,6 +169,7 @@ print(json.dumps({
     "cancelled": Purchase.objects.filter(status="cancelled").count(),
     "events": OutboxEvent.objects.count(),
     "deliveries": EventDelivery.objects.count(), "calm": calm, "chaos": chaos,
+    "mailed": sum(mailed.values()), "claimed": claimed, "unsent": unsent,
 }))
 """
 
@@ -271,6 +289,7 @@ class Drill:
                 and now["retrying"] == 0
                 and now["mileage_done"] >= mileage_wanted
                 and now["payment_done"] >= now["purchase_cancelled"]
+                and now["purchase_done"] >= now["purchased"]
             )
             if done or time.monotonic() > deadline:
                 return now
@@ -303,6 +322,10 @@ class Drill:
             "PURCHASE_RATE": "100000/min",
             "PAYMENT_SIMULATED_LEDGER": str(work / "gateway.sqlite3"),
             "LOG_LEVEL": "WARNING",
+            # receipts: each message a file, so the books can count what was really sent
+            # (django-environ takes the path after "filemail://" less its first "/")
+            "EMAIL_URL": f"filemail:///{work / 'mail'}",
+            "SITE_URL": f"http://{HOST}",
         }
         django(self.env, "migrate", "--no-input")
         django(self.env, "collectstatic", "--no-input")
@@ -495,6 +518,7 @@ def main() -> int:
                 **drill.env,
                 "DRILL_CALM": json.dumps(calm["window"]),
                 "DRILL_CHAOS": json.dumps(chaos["window"]),
+                "DRILL_MAIL_DIR": str(work / "mail"),
             },
             BOOKS,
         )
@@ -538,6 +562,10 @@ def main() -> int:
     print(f"| consumer reconnects after the broker stop | {drill.counts['reconnects']} |")
     print(f"| dead-lettered | {dead} |")
     print(f"| balances unlike their ledger | {books['unbalanced']} |")
+    print(
+        f"| receipts e-mailed (claimed; claimed but not sent) | {books['mailed']} "
+        f"({books['claimed']}; {books['unsent']}) |"
+    )
     for problem in books["problems"]:
         print(f"  problem: {problem}")
     print()
