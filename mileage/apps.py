@@ -1,4 +1,4 @@
-"""Mileage app: accounts, ledger, and the wiring of its event handlers."""
+"""Mileage app: accounts and the ledger (its event handlers are wired in vodstore/wiring.py)."""
 
 from django.apps import AppConfig
 
@@ -6,10 +6,3 @@ from django.apps import AppConfig
 class MileageConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "mileage"
-
-    def ready(self) -> None:
-        from mileage import handlers
-        from vodstore.events import subscribe
-
-        subscribe("PaymentApproved", handlers.earn_on_payment_approved)
-        subscribe("PaymentCancelled", handlers.reverse_on_payment_cancelled)

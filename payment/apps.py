@@ -1,4 +1,5 @@
-"""Payment app: payments, the gateway port, and the wiring of its event handlers."""
+"""Payment app: payments and the gateway port (its event handlers are wired in
+vodstore/wiring.py)."""
 
 from django.apps import AppConfig
 
@@ -8,12 +9,7 @@ class PaymentConfig(AppConfig):
     name = "payment"
 
     def ready(self) -> None:
-        from payment import handlers, metrics
-        from vodstore.events import subscribe
+        from payment import metrics
         from vodstore.metrics import register_collector
 
         register_collector(metrics.collect)
-
-        # Not atomic: it calls the gateway, which must never happen while holding the
-        # database write lock; payment_cancel is idempotent by itself.
-        subscribe("VodPurchaseCancelled", handlers.cancel_on_purchase_cancelled, atomic=False)

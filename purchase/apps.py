@@ -1,4 +1,5 @@
-"""Purchase app: purchases and the buy and cancel use cases."""
+"""Purchase app: purchases and the buy and cancel use cases (its event handlers are wired
+in vodstore/wiring.py)."""
 
 from django.apps import AppConfig
 
@@ -8,16 +9,7 @@ class PurchaseConfig(AppConfig):
     name = "purchase"
 
     def ready(self) -> None:
-        from purchase import handlers, metrics
-        from vodstore.events import subscribe
+        from purchase import metrics
         from vodstore.metrics import register_collector
 
         register_collector(metrics.collect)
-
-        # Not atomic: it waits on the mail server, which must never happen while
-        # holding the database write lock; the receipt's claim makes it send once.
-        # Deferred: the buyer's answer never waits on the mail server (the worker
-        # sends it, or the purchase group's consumer in broker mode).
-        subscribe(
-            "VodPurchased", handlers.send_receipt_on_vod_purchased, atomic=False, deferred=True
-        )

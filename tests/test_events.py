@@ -478,7 +478,7 @@ def test_a_failed_refund_keeps_the_cancel_and_is_retried(vod, gateway, monkeypat
     assert "payment.handlers.cancel_on_purchase_cancelled" in event.last_error
     assert not OutboxEvent.objects.filter(type="PaymentCancelled").exists()
     assert MileageAccount.objects.get(user=user).balance == 1000
-    assert events._options[cancel_on_purchase_cancelled] is False
+    assert events.is_atomic(cancel_on_purchase_cancelled) is False
     assert in_transaction == [False]  # it calls the gateway outside any transaction
 
     gateway.fail = False

@@ -1,4 +1,4 @@
-"""The project package as an app: it owns the event outbox."""
+"""The project package as an app: it owns the event outbox and wires the events."""
 
 from django.apps import AppConfig
 
@@ -11,5 +11,7 @@ class VodstoreConfig(AppConfig):
         from vodstore import schema  # noqa: F401 - registers the token scheme
         from vodstore.events import collect_metrics
         from vodstore.metrics import register_collector
+        from vodstore.wiring import wire
 
         register_collector(collect_metrics)
+        wire()  # every app's models are loaded by now, so every handler can be imported

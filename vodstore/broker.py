@@ -6,9 +6,10 @@ The topology, declared idempotently by every relay and consumer at start:
 - one durable topic exchange, `<prefix>.events`; a message's routing key is its event
   type and its body the event as JSON;
 - one quorum queue per consuming app, `<prefix>.<app>`, bound to the event types its
-  handlers take, with a delivery limit: a message delivered that many times without an
-  ack (its consumer died on it each time) goes to the app's dead-letter queue,
-  `<prefix>.<app>.dead`, through the direct exchange `<prefix>.dead`;
+  handlers take (as the event catalogue, `vodstore/wiring.py`, subscribed them), with a
+  delivery limit: a message delivered that many times without an ack (its consumer died
+  on it each time) goes to the app's dead-letter queue, `<prefix>.<app>.dead`, through
+  the direct exchange `<prefix>.dead`;
 - a retry of one app's handlers goes to that app's queue alone (the default exchange,
   the queue's name as routing key).
 

@@ -8,9 +8,13 @@ event, so a retry runs only the handlers that have not succeeded yet. An event w
 publishing process died before dispatch is picked up by the worker after a grace
 period. Handlers receive a `Delivered` envelope of plain values, so a consumer needs
 only the producer's event name and payload keys, never its modules.
+
+Who subscribes to what is not decided here: the event catalogue (`vodstore/wiring.py`)
+subscribes every handler and declares what becomes of an event nobody handles.
 """
 
 import dataclasses
+import enum
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -36,8 +40,21 @@ logger = logging.getLogger(__name__)
 _signals = Namespace()
 _options: dict[Callable, bool] = {}  # handler -> run it inside a transaction?
 _deferred: set[Callable] = set()  # handlers the request's own dispatch leaves to the worker
+_unsubscribed: dict[str, "Unsubscribed"] = {}  # event type -> what to do when nobody handles it
 
 Handler = Callable[["Delivered"], None]
+
+
+class Unsubscribed(enum.Enum):
+    """What `publish` does with an event type that has no handler, as the event catalogue
+    declares it per event. An event type with neither a handler nor a policy is refused
+    at start-up (by the catalogue) and by `publish`."""
+
+    AUDIT_ONLY = "stored as delivered"  # a record of the fact; nothing to send
+
+
+class UndeclaredEvent(RuntimeError):
+    """An event type nobody handles and the catalogue declares no policy for."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,7 +92,8 @@ def handler_name(handler: Callable) -> str:
 def subscribe(
     event_type: str, handler: Handler, *, atomic: bool = True, deferred: bool = False
 ) -> None:
-    """Connect a module-level handler to an event type (call it from `AppConfig.ready`).
+    """Connect a module-level handler to an event type (the event catalogue does, once,
+    at start-up).
 
     With `atomic` (the default) the handler's writes and the record of its success
     commit together, so it takes effect exactly once. A handler that calls the
@@ -93,6 +111,25 @@ def subscribe(
         _deferred.add(handler)
     else:
         _deferred.discard(handler)
+
+
+def declare_unsubscribed(event_type: str, policy: Unsubscribed) -> None:
+    """Declare what becomes of `event_type` while it has no handler (the catalogue does)."""
+    _unsubscribed[event_type] = policy
+
+
+def unsubscribed_policy(event_type: str) -> Unsubscribed | None:
+    return _unsubscribed.get(event_type)
+
+
+def is_atomic(handler: Callable) -> bool:
+    """Does the handler run inside the transaction that records its success?"""
+    return _options.get(handler, True)
+
+
+def is_deferred(handler: Callable) -> bool:
+    """Does the request's own dispatch leave the handler to the worker?"""
+    return handler in _deferred
 
 
 def handlers_for(event_type: str) -> list[Handler]:
@@ -131,12 +168,18 @@ def publish(event: Event) -> uuid.UUID:
     """Store `event` in the outbox of the current transaction; dispatch it after commit.
 
     Must be called inside the transaction that makes the change the event reports,
-    so that a rollback takes the event with it."""
+    so that a rollback takes the event with it. An event nobody handles is dealt with
+    as the catalogue declares (`Unsubscribed`); without a declaration, `UndeclaredEvent`."""
     if not connection.in_atomic_block:
         raise RuntimeError(f"publish({event.type}) outside a transaction")
     now = _now()
     if not handlers_for(event.type):
-        # Nobody listens (an audit-only event): stored as delivered, nothing to send.
+        if unsubscribed_policy(event.type) is not Unsubscribed.AUDIT_ONLY:
+            raise UndeclaredEvent(
+                f"{event.type} has no handler and no policy for that: declare it in the "
+                "event catalogue (vodstore/wiring.py)"
+            )
+        # Audit only: a record of the fact, stored as delivered; nothing to send.
         return OutboxEvent.objects.create(
             type=event.type,
             payload=dataclasses.asdict(event),
@@ -202,7 +245,7 @@ def _deliver(row: OutboxEvent, already_done: set[str], *, in_request: bool = Fal
     deferred handlers (and so the event, still pending) to the worker."""
     envelope = Delivered(row.id, row.type, row.occurred_at, row.payload)
     pending = [h for h in handlers_for(row.type) if handler_name(h) not in already_done]
-    left = [h for h in pending if h in _deferred] if in_request else []
+    left = [h for h in pending if is_deferred(h)] if in_request else []
     pending = [h for h in pending if h not in left]
     if left and not pending:
         return False  # nothing to run now: the worker takes the event after its grace
@@ -215,7 +258,7 @@ def _deliver(row: OutboxEvent, already_done: set[str], *, in_request: bool = Fal
         # which counts where SQLite serializes every writer.
         last = position == len(pending) - 1 and not errors and not left
         try:
-            if _options.get(handler, True):
+            if is_atomic(handler):
                 with transaction.atomic():
                     handler(envelope)
                     _record_success(row, name, mark_delivered=last)
@@ -268,7 +311,7 @@ def deliver_to_group(envelope: Delivered, group: str, *, retry: bool = False) ->
         if name in done:
             continue
         try:
-            if _options.get(handler, True):
+            if is_atomic(handler):
                 with transaction.atomic():
                     handler(envelope)
                     EventDelivery.objects.create(event_id=envelope.id, handler=name)
