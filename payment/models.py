@@ -8,10 +8,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-
-class Method(models.TextChoices):
-    CARD = "card", _("Card")
-    MILEAGE = "mileage", _("Mileage points")
+from vodstore.vocabulary import PaymentMethod
 
 
 def new_key() -> str:
@@ -111,7 +108,7 @@ class Payment(models.Model):
     # same transaction as this one, or neither exists.
     purchase_id = models.PositiveBigIntegerField(unique=True)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    method = models.CharField(max_length=10, choices=Method.choices)
+    method = models.CharField(max_length=10, choices=PaymentMethod.choices)
     amount = models.PositiveIntegerField(help_text="KRW for card, points for mileage")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.APPROVED)
     gateway = models.CharField(max_length=50, blank=True, help_text="the adapter that charged")

@@ -23,12 +23,13 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from payment.gateway import GatewayError, get_gateway
-from payment.models import Method, Operation, Payment
+from payment.models import Operation, Payment
 from payment.services import (
     authorization_release,
     operation_execute,
     operation_finish,
 )
+from vodstore.vocabulary import PaymentMethod
 
 Kind, State = Operation.Kind, Operation.State
 BATCH = 500
@@ -88,7 +89,7 @@ def payments_check(*, grace_seconds: float | None = None) -> list[str]:
     charges = {c["reference"]: c for c in gateway.ledger()["charges"]}
     payments = {
         p.gateway_reference: p
-        for p in Payment.objects.filter(method=Method.CARD, gateway=gateway.name).exclude(
+        for p in Payment.objects.filter(method=PaymentMethod.CARD, gateway=gateway.name).exclude(
             gateway_reference=""
         )
     }

@@ -6,9 +6,10 @@ from datetime import date
 
 from django.db.models import Count, Q, QuerySet, Sum
 
-from payment.models import Method, Operation, Payment
+from payment.models import Operation, Payment
 from payment.services import PaymentInfo, payment_info
 from vodstore.reports import totals_per_day
+from vodstore.vocabulary import PaymentMethod
 
 
 def payment_list(*, user_id: int, purchase_id: int | None = None) -> QuerySet[Payment]:
@@ -51,7 +52,7 @@ def payment_daily_totals(*, first_day: date, last_day: date) -> dict[date, Payme
     """Per store day from `first_day` to `last_day`, in two queries (payments by the day
     they were approved, cancellations by the day they were cancelled); days with
     neither are absent."""
-    card = Q(method=Method.CARD)
+    card = Q(method=PaymentMethod.CARD)
     span = {"first_day": first_day, "last_day": last_day}
     approved = totals_per_day(
         Payment.objects.all(), field="approved_at", revenue=Sum("amount", filter=card), **span

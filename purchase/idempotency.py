@@ -7,6 +7,7 @@ others see the claim (409 while it runs, the stored response after)."""
 
 import hashlib
 import json
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +21,8 @@ from purchase.models import IdempotencyKey
 from vodstore.errors import DomainError
 
 MAX_KEY_LENGTH = 255
+# How often a request waiting for the first one with its key looks again.
+IN_PROGRESS_POLL_SECONDS = 0.2
 
 
 @dataclass(frozen=True)
@@ -119,13 +122,18 @@ def run_once(
     request_fingerprint: str,
     action: Callable[[int], dict],
     describe_purchase: Callable[[int], dict],
+    wait_seconds: float = 0.0,
 ) -> Outcome:
     """Run `action(claim_id)` once for this key and store its answer; replay it after.
 
     `action` returns the 201 body or raises a `DomainError`, which is stored (and
     re-raised) unless retryable. `describe_purchase(purchase_id)` rebuilds the body
-    of a purchase whose process stopped before its answer was stored."""
-    claim = idempotency_claim(user_id=user_id, key=key, request_fingerprint=request_fingerprint)
+    of a purchase whose process stopped before its answer was stored. While the first
+    request with this key is still running, wait up to `wait_seconds` for its answer
+    (and replay it), then raise `IdempotencyInProgress`."""
+    claim = _claim_waiting(
+        user_id=user_id, key=key, request_fingerprint=request_fingerprint, wait_seconds=wait_seconds
+    )
     if isinstance(claim, Replay):
         if claim.status is not None:
             return Outcome(claim.status, claim.body or {}, replayed=True)
@@ -143,3 +151,18 @@ def run_once(
         raise
     idempotency_complete(claim_id=claim, status=201, body=body)
     return Outcome(201, body, replayed=False)
+
+
+def _claim_waiting(
+    *, user_id: int, key: str, request_fingerprint: str, wait_seconds: float
+) -> int | Replay:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            return idempotency_claim(
+                user_id=user_id, key=key, request_fingerprint=request_fingerprint
+            )
+        except IdempotencyInProgress:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(IN_PROGRESS_POLL_SECONDS)

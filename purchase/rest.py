@@ -15,7 +15,6 @@ from payment.selectors import payments_by_purchase
 from purchase import idempotency, selectors, services
 from purchase.exceptions import PurchaseNotFound
 from purchase.models import Purchase, WatchProgress
-from purchase.throttling import purchase_attempt
 from vodstore.api import (
     ERROR_EXAMPLES,
     JSONTypes,
@@ -25,6 +24,7 @@ from vodstore.api import (
     validated_query,
 )
 from vodstore.errors import DomainError
+from vodstore.vocabulary import PaymentMethod
 
 MAX_ID = 2**63 - 1
 
@@ -110,7 +110,9 @@ class PurchaseSerializer(serializers.ModelSerializer):
 
 class PurchaseCreateSerializer(JSONTypes, serializers.Serializer):
     vod = serializers.IntegerField(min_value=1, max_value=MAX_ID)
-    payment_method = serializers.ChoiceField(choices=services.PAYMENT_METHODS, default="card")
+    payment_method = serializers.ChoiceField(
+        choices=PaymentMethod.choices, default=PaymentMethod.CARD
+    )
 
 
 class PurchaseQuery(serializers.Serializer):
@@ -217,34 +219,21 @@ class PurchaseListCreateView(generics.GenericAPIView):
     def post(self, request):
         params = PurchaseCreateSerializer(data=request.data)
         params.is_valid(raise_exception=True)
-        key = _idempotency_key(request)
-        with purchase_attempt(user_id=request.user.id):
-            if key is None:
-                return Response(self._buy(request.user.id, params.validated_data), status=201)
-            outcome = idempotency.run_once(
-                user_id=request.user.id,
-                key=key,
-                request_fingerprint=idempotency.fingerprint(params.validated_data),
-                action=lambda claim: self._buy(request.user.id, params.validated_data, claim, key),
-                describe_purchase=lambda purchase_id: (
-                    PurchaseSerializer(Purchase.objects.get(pk=purchase_id)).data
-                ),
-            )
+        outcome = services.purchase_buy(
+            user_id=request.user.id,
+            vod_id=params.validated_data["vod"],
+            payment_method=params.validated_data["payment_method"],
+            idempotency_key=_idempotency_key(request),
+            describe=_purchase_data,
+        )
         headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
         return Response(outcome.body, status=outcome.status, headers=headers)
 
-    def _buy(
-        self, user_id: int, params: dict, claim_id: int | None = None, key: str | None = None
-    ) -> dict:
-        result = services.purchase_create(
-            user_id=user_id,
-            vod_id=params["vod"],
-            payment_method=params["payment_method"],
-            idempotency_key_id=claim_id,
-            request_key=idempotency.request_key(user_id=user_id, key=key) if key else None,
-        )
-        context = {"payments": {result.purchase.id: result.payment}}
-        return PurchaseSerializer(result.purchase, context=context).data
+
+def _purchase_data(result: services.PurchaseResult) -> dict:
+    """The answer to a purchase (stored and replayed for its Idempotency-Key)."""
+    context = {"payments": {result.purchase.id: result.payment}}
+    return PurchaseSerializer(result.purchase, context=context).data
 
 
 class PurchaseDetailView(generics.RetrieveAPIView):

@@ -1,5 +1,6 @@
 """The buy and cancel use cases. The transaction of a purchase lives here."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -10,6 +11,8 @@ from django.db.models.functions import Greatest
 from django.utils import timezone
 
 from catalog.selectors import VodNotFound, vod_get_for_sale, vod_media
+from mileage.exceptions import InsufficientMileage
+from payment.exceptions import PaymentDeclined
 from payment.selectors import payments_by_purchase, purchase_paid_by_request
 from payment.services import (
     PaymentInfo,
@@ -17,19 +20,99 @@ from payment.services import (
     payment_record,
     payment_settle,
 )
+from purchase import idempotency
 from purchase.events import VodPurchaseCancelled, VodPurchased
 from purchase.exceptions import AlreadyOwned, NotCancellable, PurchaseNotFound, VodNotAvailable
 from purchase.models import IdempotencyKey, Purchase, WatchProgress
 from purchase.selectors import purchase_of_vod
+from purchase.throttling import purchase_attempt
+from vodstore.errors import DomainError
 from vodstore.events import publish
-
-PAYMENT_METHODS = ("card", "mileage")
+from vodstore.vocabulary import PaymentMethod
 
 
 @dataclass(frozen=True)
 class PurchaseResult:
     purchase: Purchase
     payment: PaymentInfo
+
+
+@dataclass(frozen=True)
+class BuyOutcome:
+    """The answer to a buy request: 201 and the body of the purchase, or the first
+    answer to its idempotency key again (`replayed`), which may be a refusal."""
+
+    status: int
+    body: dict
+    replayed: bool = False
+    # the refusal a replayed non-201 answer was (a page shows its message)
+    refusal: DomainError | None = None
+
+
+# The refusals an idempotency key stores and replays (what `purchase_create` raises,
+# but for the retryable ones, which are not stored).
+_STORED_REFUSALS = {
+    refusal.code: refusal
+    for refusal in (VodNotAvailable, AlreadyOwned, PaymentDeclined, InsufficientMileage)
+}
+
+
+def purchase_buy(
+    *,
+    user_id: int,
+    vod_id: int,
+    payment_method: str,
+    idempotency_key: str | None,
+    describe: Callable[[PurchaseResult], dict],
+    wait_seconds: float = 0.0,
+) -> BuyOutcome:
+    """Buy a film, for the API and the storefront alike: count one attempt against
+    the user's purchase rate (`PurchaseThrottled`), then `purchase_create` once per
+    `idempotency_key`, whose first answer, even a refusal, is replayed after.
+
+    `describe(result)` makes the body of a new purchase, which the key stores and
+    replays as it was; the caller's representation. Without a key the purchase is
+    simply made. A request arriving while the first with its key is still running
+    waits up to `wait_seconds` for its answer, then raises `IdempotencyInProgress`.
+    Refusals of this request are raised (`DomainError`); a replayed one is returned
+    (`BuyOutcome.refusal`)."""
+    request_key = (
+        idempotency.request_key(user_id=user_id, key=idempotency_key) if idempotency_key else None
+    )
+
+    def buy(claim_id: int | None = None) -> dict:
+        result = purchase_create(
+            user_id=user_id,
+            vod_id=vod_id,
+            payment_method=payment_method,
+            idempotency_key_id=claim_id,
+            request_key=request_key,
+        )
+        return describe(result)
+
+    with purchase_attempt(user_id=user_id):
+        if idempotency_key is None:
+            return BuyOutcome(201, buy())
+        outcome = idempotency.run_once(
+            user_id=user_id,
+            key=idempotency_key,
+            request_fingerprint=idempotency.fingerprint(
+                {"vod": vod_id, "payment_method": payment_method}
+            ),
+            action=buy,
+            describe_purchase=lambda purchase_id: describe(_purchase_result(purchase_id)),
+            wait_seconds=wait_seconds,
+        )
+    refusal = None
+    if outcome.status != 201:
+        stored = _STORED_REFUSALS.get(outcome.body.get("code"), DomainError)
+        refusal = stored.from_body(outcome.body)
+    return BuyOutcome(outcome.status, outcome.body, outcome.replayed, refusal)
+
+
+def _purchase_result(purchase_id: int) -> PurchaseResult:
+    payment = payments_by_purchase(purchase_ids=[purchase_id])[purchase_id]
+    return PurchaseResult(purchase=Purchase.objects.get(pk=purchase_id), payment=payment)
 
 
 def _owns(*, user_id: int, vod_id: int) -> bool:
@@ -40,7 +123,7 @@ def purchase_create(
     *,
     user_id: int,
     vod_id: int,
-    payment_method: str = "card",
+    payment_method: str = PaymentMethod.CARD,
     idempotency_key_id: int | None = None,
     request_key: str | None = None,
 ) -> PurchaseResult:
@@ -109,8 +192,7 @@ def _bought_by_this_request(
         raise AlreadyOwned()
     if idempotency_key_id is not None:
         IdempotencyKey.objects.filter(pk=idempotency_key_id).update(purchase_id=purchase_id)
-    payment = payments_by_purchase(purchase_ids=[purchase_id])[purchase_id]
-    return PurchaseResult(purchase=Purchase.objects.get(pk=purchase_id), payment=payment)
+    return _purchase_result(purchase_id)
 
 
 def purchase_cancel(*, user_id: int, purchase_id: int, as_staff: bool = False) -> Purchase:

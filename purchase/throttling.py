@@ -11,12 +11,9 @@ from collections.abc import Iterator
 from django.conf import settings
 
 from payment.exceptions import PaymentUnavailable
+from purchase.exceptions import PurchaseThrottled
 from vodstore.outage import OUTAGES
-from vodstore.ratelimit import RateLimited, attempt
-
-
-class PurchaseThrottled(RateLimited):
-    default_detail = "Too many purchases, please try again later."
+from vodstore.ratelimit import attempt
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 written as the storefront writes them."""
 
 from vodstore import formatting
+from vodstore.vocabulary import PaymentMethod
 
 
 class ReadOnlyAdminMixin:
@@ -33,4 +34,4 @@ def points_amount(value: object, *, signed: bool = False) -> str:
 def paid_amount(amount: int, method: str) -> str:
     """What a purchase or payment cost: won by card, points with mileage (the stored
     amount is in the method's unit)."""
-    return points_amount(amount) if method == "mileage" else won_amount(amount)
+    return points_amount(amount) if method == PaymentMethod.MILEAGE else won_amount(amount)
