@@ -1,12 +1,18 @@
-"""Django admin for the catalog: staff add, edit and withdraw films, and attach their
-feature and trailer (whose facts are read from the uploaded file)."""
+"""Django admin for the catalog: staff add, edit and retire films (through the same
+services as the API), and attach their feature and trailer (whose facts are read from
+the uploaded file). Films are never deleted: purchases name them, and owners keep them."""
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.contrib.admin.utils import quote
 from django.db import models, transaction
+from django.http import HttpResponseRedirect
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.translation import gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
+from catalog import services
 from catalog.media import NotAVideo, media_probe
 from catalog.models import Vod, VodMedia, media_storage
 from vodstore.admin_tools import won_amount
@@ -90,10 +96,56 @@ class VodAdmin(admin.ModelAdmin):
     # a poster URL typed without a scheme is taken as https (Django 6.0's default)
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     inlines = [VodMediaInline]
+    actions = ["retire", "put_on_sale"]
 
     @admin.display(description=_("price"), ordering="price")
     def price_won(self, obj: Vod) -> str:
         return won_amount(obj.price)
+
+    def save_model(self, request, obj: Vod, form, change: bool) -> None:
+        # Through the services, as the API: a film added here publishes VodRegistered.
+        # The form's instance itself is saved: its media inlines are attached to it.
+        if change:
+            changed = {name: form.cleaned_data[name] for name in form.changed_data}
+            services.vod_update(vod=obj, data=changed)
+        else:
+            services.vod_register(vod=obj)
+
+    def has_delete_permission(self, request, obj: Vod | None = None) -> bool:
+        # Purchases name films by id and their owners keep watching them: a film leaves
+        # the store by being retired (off sale), never deleted. No delete link or action.
+        return False
+
+    def delete_view(self, request, object_id, extra_context=None):
+        """A film's delete address (an old link, a typed URL) says why there is nothing
+        to delete and goes back to the film, where it can be taken off sale."""
+        self.message_user(
+            request,
+            gettext(
+                "Films are not deleted: their buyers keep them. To take a film out of the "
+                "store, untick “On sale” (or use the action “Retire the selected films”)."
+            ),
+            messages.ERROR,
+        )
+        change_url = reverse("admin:catalog_vod_change", args=[quote(object_id)])
+        return HttpResponseRedirect(change_url)
+
+    @admin.action(
+        description=_("Retire the selected films (off sale; their owners keep them)"),
+        permissions=["change"],
+    )
+    def retire(self, request, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.vod_set_on_sale(vod_ids=ids, on_sale=False)
+        message = ngettext("Retired %(count)d film.", "Retired %(count)d films.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
+
+    @admin.action(description=_("Put the selected films on sale"), permissions=["change"])
+    def put_on_sale(self, request, queryset) -> None:
+        ids = list(queryset.values_list("pk", flat=True))
+        count = services.vod_set_on_sale(vod_ids=ids, on_sale=True)
+        message = ngettext("Put %(count)d film on sale.", "Put %(count)d films on sale.", count)
+        self.message_user(request, message % {"count": count}, messages.SUCCESS)
 
 
 @admin.register(VodMedia)

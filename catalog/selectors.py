@@ -1,11 +1,15 @@
-"""Reads of the catalog. Other apps use `vod_get_for_sale`, which returns a plain
-frozen dataclass, never a model instance."""
+"""Reads of the catalog. Other apps get plain frozen dataclasses, never model
+instances: `vod_info` and `vods_by_ids` (films on sale or retired, as `VodInfo`),
+`vod_get_for_sale` (`VodForSale`) and `vod_media` (`MediaFile`); a film that is not
+there is `VodNotFound`. `vod_list` and `vod_get` return querysets and models for the
+catalog's own pages and API."""
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, fields
 
 from django.db.models import F, QuerySet
 
-from catalog.models import Vod, VodMedia
+from catalog.models import Genre, Vod, VodMedia
 from catalog.search import title_contains
 
 
@@ -18,8 +22,29 @@ class VodForSale:
     price: int
 
 
+@dataclass(frozen=True)
+class VodInfo:
+    """A film as another app's pages show it (a library, a player), on sale or retired
+    (`on_sale` false): owners keep their films after they leave the store."""
+
+    id: int
+    title: str
+    synopsis: str
+    genre: str
+    release_year: int
+    runtime_minutes: int
+    price: int
+    poster_url: str
+    on_sale: bool
+
+    def get_genre_display(self) -> str:
+        """The genre's label, by the model's name for it (the shared poster template
+        shows a film's genre this way, for a model or this record)."""
+        return dict(Genre.choices).get(self.genre, self.genre)
+
+
 class VodNotFound(LookupError):
-    """No active VOD has that id."""
+    """No VOD (for sale: no active VOD) has that id."""
 
 
 # The storefront's orders, each ending with the id (in the same direction) so that films
@@ -50,8 +75,32 @@ def vod_list(
 
 
 def vod_get(*, vod_id: int) -> Vod:
-    """One active VOD, or `Vod.DoesNotExist`."""
+    """One active VOD, or `Vod.DoesNotExist` (the catalog's own pages; other apps use
+    `vod_info`)."""
     return Vod.objects.get(pk=vod_id, is_active=True)
+
+
+_INFO_COLUMNS = [f.name for f in fields(VodInfo) if f.name != "on_sale"]
+
+
+def _vod_infos(vod_ids: Iterable[int]) -> QuerySet:
+    return (
+        Vod.objects.filter(pk__in=vod_ids).order_by().values(*_INFO_COLUMNS, on_sale=F("is_active"))
+    )
+
+
+def vod_info(*, vod_id: int) -> VodInfo:
+    """A film, on sale or retired, or `VodNotFound`."""
+    rows = _vod_infos([vod_id])[:1]
+    if not rows:
+        raise VodNotFound(vod_id)
+    return VodInfo(**rows[0])
+
+
+def vods_by_ids(*, vod_ids: Iterable[int]) -> dict[int, VodInfo]:
+    """The given films, on sale or retired, by id, in one query; ids of films that do
+    not exist are absent."""
+    return {row["id"]: VodInfo(**row) for row in _vod_infos(set(vod_ids))}
 
 
 def vod_get_for_sale(*, vod_id: int) -> VodForSale:
@@ -60,11 +109,6 @@ def vod_get_for_sale(*, vod_id: int) -> VodForSale:
     if not rows:
         raise VodNotFound(vod_id)
     return VodForSale(**rows[0])
-
-
-def vod_titles(*, vod_ids: list[int]) -> dict[int, str]:
-    """Titles of the given VODs (active or not), by id, in one query."""
-    return dict(Vod.objects.filter(pk__in=vod_ids).values_list("id", "title"))
 
 
 @dataclass(frozen=True)

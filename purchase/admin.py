@@ -31,7 +31,7 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_select_related = ["user"]
     fields = [
         "vod_title",
-        "vod",
+        "vod_id",
         "user",
         "status",
         "payment_method",

@@ -1,9 +1,12 @@
-"""Purchases, and the idempotency keys of purchase requests."""
+"""Purchases (each naming its film by the catalog's id, with the title and amount it was
+bought for), the idempotency keys of purchase requests, watch progress and receipts."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
+
+from vodstore.vocabulary import PaymentMethod
 
 
 class Purchase(models.Model):
@@ -14,11 +17,13 @@ class Purchase(models.Model):
         CANCELLED = "cancelled", _("cancelled")
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    # The film by id; its title is kept as it was when bought.
-    vod = models.ForeignKey("catalog.Vod", on_delete=models.PROTECT, related_name="+")
+    # The catalog's id of the film: a plain number, not a foreign key into another app's
+    # table. A film once sold is retired (taken off sale), never deleted, and the
+    # purchase keeps what it needs of it as it was when bought: its title and the amount.
+    vod_id = models.BigIntegerField(db_index=True)
     vod_title = models.CharField(max_length=200)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.PAID)
-    payment_method = models.CharField(max_length=10)
+    payment_method = models.CharField(max_length=10, choices=PaymentMethod.choices)
     amount = models.PositiveIntegerField()
     created_at = models.DateTimeField(auto_now_add=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
@@ -28,9 +33,13 @@ class Purchase(models.Model):
         constraints = [
             # A user owns a film at most once; enforced by the database, also for races.
             models.UniqueConstraint(
-                fields=["user", "vod"],
+                fields=["user", "vod_id"],
                 condition=Q(status="paid"),
                 name="one_paid_purchase_per_user_and_vod",
+            ),
+            models.CheckConstraint(
+                condition=Q(payment_method__in=PaymentMethod.values),
+                name="purchase_payment_method_known",
             ),
         ]
         indexes = [models.Index(fields=["user", "-created_at"], name="purchase_user_recent")]

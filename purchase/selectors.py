@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q, QuerySet
 
 from purchase.models import Purchase, WatchProgress
 from vodstore.reports import totals_per_day
+from vodstore.vocabulary import PaymentMethod
 
 
 def purchase_list(*, user_id: int, status: str | None = None) -> QuerySet[Purchase]:
@@ -101,6 +102,6 @@ def purchase_daily_totals(*, first_day: date, last_day: date) -> dict[date, Purc
         first_day=first_day,
         last_day=last_day,
         purchases=Count("id"),
-        with_points=Count("id", filter=Q(payment_method="mileage")),
+        with_points=Count("id", filter=Q(payment_method=PaymentMethod.MILEAGE)),
     )
     return {day: PurchaseDayTotals(**totals) for day, totals in days.items()}

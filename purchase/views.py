@@ -2,7 +2,6 @@
 and cancel. They call the same services as the API and turn refusals into messages
 shown on the page the user was on."""
 
-import time
 import uuid
 from datetime import timedelta
 from urllib.parse import urlencode
@@ -11,25 +10,24 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.exceptions import ObjectDoesNotExist
 from django.core.paginator import Paginator
 from django.core.signing import BadSignature
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog.selectors import VodNotFound, vod_get, vod_get_for_sale, vod_list, vod_media
+from catalog.selectors import VodNotFound, vod_info, vod_media, vods_by_ids
 from payment.selectors import payment_list
-from purchase import idempotency, selectors, services
-from purchase.exceptions import IdempotencyInProgress
+from purchase import selectors, services
+from purchase.exceptions import VodNotAvailable, not_refundable_message
 from purchase.models import Purchase
 from purchase.templatetags.buying import buy_return_url
-from purchase.throttling import purchase_attempt
 from vodstore.errors import DomainError
 from vodstore.formatting import points, won
 from vodstore.streaming import media_response, media_token, read_media_token, ttl_seconds
+from vodstore.vocabulary import PaymentMethod
 
 PAGE_SIZE = 20
 LIBRARY_PAGE_SIZE = 24
@@ -38,48 +36,10 @@ CONTINUE_WATCHING = 6  # films in the library's "Continue watching" row
 # replay it) rather than tell the buyer to come back. Longer than the guard's call
 # timeout, short enough not to tie up a worker.
 IN_PROGRESS_WAIT_SECONDS = 5.0
-IN_PROGRESS_POLL_SECONDS = 0.2
-
-
-def refusal_message(code: str, extra: dict) -> str:
-    """What the buyer reads for a refusal, by its code (the same codes as the API)."""
-    seconds = int(extra.get("retry_after") or 1)
-    if code == "already_owned":
-        return gettext("You already own this film.")
-    if code == "insufficient_mileage":
-        return gettext(
-            "Not enough points: a free film needs %(required)s and you have %(balance)s."
-        ) % {
-            "required": points(extra.get("required", settings.MILEAGE_FREE_VOD_COST)),
-            "balance": points(extra.get("balance", 0)),
-        }
-    if code == "payment_declined":
-        return gettext("Your card payment was declined. Nothing was charged.")
-    if code == "payment_unavailable":
-        return ngettext(
-            "Payment is busy, please try again in %(seconds)d second.",
-            "Payment is busy, please try again in %(seconds)d seconds.",
-            seconds,
-        ) % {"seconds": seconds}
-    if code == "throttled":
-        return ngettext(
-            "Too many purchases, please try again in %(seconds)d second.",
-            "Too many purchases, please try again in %(seconds)d seconds.",
-            seconds,
-        ) % {"seconds": seconds}
-    if code == "vod_not_available":
-        return gettext("This film is not available for sale.")
-    if code == "not_cancellable":
-        return not_refundable_message(extra.get("reason", "not_paid"))
-    if code == "idempotency_in_progress":
-        return gettext("Your purchase is still being processed. Please check again in a moment.")
-    if code == "idempotency_key_reused":
-        return gettext("This form was already used for another purchase. Please try again.")
-    return gettext("Your request could not be completed. Please try again.")
 
 
 def _bought_message(body: dict) -> str:
-    if body["payment_method"] == "mileage":
+    if body["payment_method"] == PaymentMethod.MILEAGE:
         text = gettext("You got “%(title)s” for %(points)s. Enjoy the film!")
         return text % {"title": body["vod_title"], "points": points(body["amount"])}
     text = gettext("You bought “%(title)s” for %(price)s. Enjoy the film!")
@@ -92,11 +52,11 @@ def _cancelled_message(purchase: Purchase) -> str:
         "price": won(purchase.amount),
         "points": points(
             purchase.amount
-            if purchase.payment_method == "mileage"
+            if purchase.payment_method == PaymentMethod.MILEAGE
             else settings.MILEAGE_EARN_PER_PURCHASE
         ),
     }
-    if purchase.payment_method == "mileage":
+    if purchase.payment_method == PaymentMethod.MILEAGE:
         return gettext("Cancelled “%(title)s”: your %(points)s will be returned.") % values
     if purchase.amount:
         return (
@@ -109,8 +69,9 @@ def _cancelled_message(purchase: Purchase) -> str:
     return gettext("Cancelled “%(title)s”: the %(points)s it earned will be taken back.") % values
 
 
-def _purchase_body(purchase: Purchase) -> dict:
+def _purchase_body(result: services.PurchaseResult) -> dict:
     """What a storefront purchase stores for its idempotency key (and replays)."""
+    purchase = result.purchase
     return {
         "id": purchase.id,
         "vod": purchase.vod_id,
@@ -128,36 +89,6 @@ def _valid_key(key: str) -> bool:
     return True
 
 
-def _run_once_waiting(**kwargs) -> idempotency.Outcome:
-    deadline = time.monotonic() + IN_PROGRESS_WAIT_SECONDS
-    while True:
-        try:
-            return idempotency.run_once(**kwargs)
-        except IdempotencyInProgress:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(IN_PROGRESS_POLL_SECONDS)
-
-
-def not_refundable_message(reason: str) -> str:
-    """Why the owner can no longer cancel a purchase (`services.refund_rules`)."""
-    if reason == "refund_window_passed":
-        return ngettext(
-            "This purchase can no longer be refunded: the %(days)d-day refund window has passed.",
-            "This purchase can no longer be refunded: the %(days)d-day refund window has passed.",
-            settings.REFUND_WINDOW_DAYS,
-        ) % {"days": settings.REFUND_WINDOW_DAYS}
-    if reason == "watched":
-        minutes = max(1, settings.REFUND_WATCHED_SECONDS // 60)
-        return ngettext(
-            "This purchase can no longer be refunded: the film has played past %(minutes)d minute.",
-            "This purchase can no longer be refunded: the film has played past %(minutes)d "
-            "minutes.",
-            minutes,
-        ) % {"minutes": minutes}
-    return gettext("This purchase cannot be cancelled: only a paid purchase can be.")
-
-
 def with_refund_terms(purchase: Purchase) -> Purchase:
     """`purchase` with what the templates say of its refund: `refund_reason` (None while
     its owner may still cancel it) and `refund_until` (the window's end)."""
@@ -167,10 +98,10 @@ def with_refund_terms(purchase: Purchase) -> Purchase:
     return purchase
 
 
-def _refused(request: HttpRequest, *, code: str, extra: dict, film_url: str) -> HttpResponse:
-    messages.error(request, refusal_message(code, extra))
+def _refused(request: HttpRequest, refusal: DomainError, *, film_url: str) -> HttpResponse:
+    messages.error(request, refusal.message())
     # a film no longer on sale has no page to go back to
-    return redirect("catalog:list" if code == "vod_not_available" else film_url)
+    return redirect("catalog:list" if isinstance(refusal, VodNotAvailable) else film_url)
 
 
 @require_http_methods(["GET", "POST"])
@@ -184,39 +115,24 @@ def buy_view(request: HttpRequest, pk: int) -> HttpResponse:
         # back to the film page after logging in (with Buy offered again), not to this
         # POST-only address
         return redirect_to_login(buy_return_url(pk))
-    method = request.POST.get("payment_method", "card")
+    method = request.POST.get("payment_method", PaymentMethod.CARD)
     key = request.POST.get("idempotency_key", "")
-    if method not in services.PAYMENT_METHODS or not _valid_key(key):
+    if method not in PaymentMethod.values or not _valid_key(key):
         messages.error(request, gettext("This form has expired. Please try again."))
         return redirect(film_url)
-    user_id = request.user.id
-
-    def buy(claim_id: int) -> dict:
-        result = services.purchase_create(
-            user_id=user_id,
+    try:
+        outcome = services.purchase_buy(
+            user_id=request.user.id,
             vod_id=pk,
             payment_method=method,
-            idempotency_key_id=claim_id,
-            request_key=idempotency.request_key(user_id=user_id, key=key),
+            idempotency_key=key,
+            describe=_purchase_body,
+            wait_seconds=IN_PROGRESS_WAIT_SECONDS,
         )
-        return _purchase_body(result.purchase)
-
-    try:
-        with purchase_attempt(user_id=user_id):
-            outcome = _run_once_waiting(
-                user_id=user_id,
-                key=key,
-                request_fingerprint=idempotency.fingerprint({"vod": pk, "payment_method": method}),
-                action=buy,
-                describe_purchase=lambda purchase_id: _purchase_body(
-                    selectors.purchase_get(user_id=user_id, purchase_id=purchase_id)
-                ),
-            )
     except DomainError as exc:
-        return _refused(request, code=exc.code, extra=exc.extra, film_url=film_url)
-    if outcome.status != 201:  # a refusal of the first click, replayed
-        code = outcome.body.get("code", "")
-        return _refused(request, code=code, extra=outcome.body, film_url=film_url)
+        return _refused(request, exc, film_url=film_url)
+    if outcome.refusal is not None:  # a refusal of the first click, replayed
+        return _refused(request, outcome.refusal, film_url=film_url)
     messages.success(request, _bought_message(outcome.body))
     return redirect(film_url)
 
@@ -226,14 +142,15 @@ def watch_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The player page of an owned film; anyone else is sent to the film's page. The
     video's address is signed for this user and film and lives MEDIA_URL_TTL_SECONDS
     (the page's script asks `watch_source_view` for a new one when it has run out); the
-    film starts where its owner left it."""
+    film starts where its owner left it. A film retired from sale stays watchable by
+    its owners."""
     purchase = selectors.purchase_of_vod(user_id=request.user.id, vod_id=pk)
     if purchase is None:
         messages.info(request, gettext("Buy this film to watch it."))
         return redirect("catalog:detail", pk=pk)
     try:
-        vod = vod_get(vod_id=pk)
-    except ObjectDoesNotExist:
+        vod = vod_info(vod_id=pk)
+    except VodNotFound:  # removed from the catalog (films once sold are only retired)
         raise Http404("This film is no longer available.") from None
     context = {"vod": vod, "purchase": purchase}
     feature = vod_media(vod_id=pk, kind=FEATURE)
@@ -272,8 +189,9 @@ def watch_video_view(request: HttpRequest, pk: int) -> HttpResponse:
     """The feature video of film `pk`, for its owner only: `?token=` must be a valid,
     unexpired media token for this film's feature, signed for the signed-in user (the
     <video> element sends the session cookie), who must own a paid purchase of the film
-    now. Any refusal is an empty 403; an owner's film that is off sale or has no video
-    is a 404. The bytes come by `MEDIA_DELIVERY` (Range, X-Accel-Redirect, storage)."""
+    now (a film retired from sale included). Any refusal is an empty 403; an owner's
+    film that has no video is a 404. The bytes come by `MEDIA_DELIVERY` (Range,
+    X-Accel-Redirect, storage)."""
     try:
         user_id, vod_id, kind = read_media_token(request.GET.get("token", ""))
     except BadSignature:  # forged, altered, expired (SignatureExpired) or missing
@@ -283,10 +201,6 @@ def watch_video_view(request: HttpRequest, pk: int) -> HttpResponse:
         return _no_video()
     if selectors.purchase_of_vod(user_id=user_id, vod_id=pk) is None:  # e.g. cancelled
         return _no_video()
-    try:
-        vod_get_for_sale(vod_id=pk)
-    except VodNotFound:
-        raise Http404("This film is no longer available.") from None
     feature = vod_media(vod_id=pk, kind=FEATURE)
     if feature is None:
         raise Http404("This film has no video.")
@@ -317,10 +231,10 @@ def library_view(request: HttpRequest) -> HttpResponse:
     owned = owned.select_related("progress")
     page = Paginator(owned, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
     started = list(selectors.continue_watching(user_id=request.user.id)[:CONTINUE_WATCHING])
-    # one query for the films of the page and of "Continue watching"; a film withdrawn
-    # from sale is missing here
+    # one query for the films of the page and of "Continue watching", those retired from
+    # sale included; only a film removed from the catalog is missing
     vod_ids = {p.vod_id for p in page} | {w.purchase.vod_id for w in started}
-    films = vod_list().in_bulk(vod_ids)
+    films = vods_by_ids(vod_ids=vod_ids)
     items = [{"purchase": p, "vod": films.get(p.vod_id), "progress": _progress(p)} for p in page]
     continuing = [
         {"purchase": w.purchase, "vod": films[w.purchase.vod_id], "progress": w}
@@ -391,7 +305,7 @@ def purchase_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
     try:
         services.purchase_cancel(user_id=request.user.id, purchase_id=pk)
     except DomainError as exc:
-        messages.error(request, refusal_message(exc.code, exc.extra))
+        messages.error(request, exc.message())
         return redirect("purchase:detail", pk=pk)
     messages.success(request, _cancelled_message(purchase))
     return redirect("purchase:list")

@@ -360,7 +360,7 @@ def test_refused_purchases_do_not_count_against_the_rate_limit(
     assert body["code"] == "throttled"
     assert 0 < body["retry_after"] <= 60
     assert response["Retry-After"] == str(body["retry_after"])
-    assert not Purchase.objects.filter(vod=films[2]).exists()
+    assert not Purchase.objects.filter(vod_id=films[2].id).exists()
     assert Purchase.objects.count() == 2
 
 

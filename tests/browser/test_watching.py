@@ -64,7 +64,7 @@ def test_the_owner_plays_seeks_and_resumes_the_feature(page: Page, film, gateway
     page.evaluate("() => document.querySelector('video').pause()")  # the player saves on pause
     progress = None
     for _ in range(50):
-        progress = WatchProgress.objects.filter(purchase__vod=film).first()
+        progress = WatchProgress.objects.filter(purchase__vod_id=film.id).first()
         if progress is not None and progress.position_seconds >= 5.9:
             break
         page.wait_for_timeout(100)

@@ -300,7 +300,11 @@ def test_films_the_user_owns_are_marked_at_the_cost_of_one_query(client, three_f
     buyer = make_user("owner")
     alpha = Vod.objects.get(title="Alpha")
     Purchase.objects.create(
-        user=buyer, vod=alpha, vod_title=alpha.title, payment_method="card", amount=alpha.price
+        user=buyer,
+        vod_id=alpha.id,
+        vod_title=alpha.title,
+        payment_method="card",
+        amount=alpha.price,
     )
     client.force_login(make_user("stranger"))
     with CaptureQueriesContext(connection) as strangers:

@@ -167,7 +167,7 @@ def bought_meanwhile(monkeypatch, user, vod) -> None:
 
     monkeypatch.setattr(purchase_services, "_owns", owns_after_the_first_check)
     Purchase.objects.create(
-        user=user, vod=vod, vod_title=vod.title, payment_method="card", amount=1
+        user=user, vod_id=vod.id, vod_title=vod.title, payment_method="card", amount=1
     )
 
 
@@ -255,7 +255,11 @@ def race_attach_against_release(user, vod) -> dict:
         try:
             with transaction.atomic():
                 bought = Purchase.objects.create(
-                    user=user, vod=vod, vod_title=vod.title, payment_method="card", amount=vod.price
+                    user=user,
+                    vod_id=vod.id,
+                    vod_title=vod.title,
+                    payment_method="card",
+                    amount=vod.price,
                 )
                 payment_services.payment_record(
                     authorization=authorization, user_id=user.id, purchase_id=bought.id

@@ -114,7 +114,7 @@ def test_five_card_purchases_then_a_free_one(user_client, user, committed, gatew
     refused = buy(user_client, committed, films[6].id, method="mileage")
     assert refused.status_code == 402
     assert refused.json()["code"] == "insufficient_mileage"
-    assert not Purchase.objects.filter(vod=films[6]).exists()
+    assert not Purchase.objects.filter(vod_id=films[6].id).exists()
     assert Payment.objects.count() == 6
     assert balance(user_client) == 0
     assert_books_balance()

@@ -68,9 +68,10 @@ def test_continue_watching_lists_started_unfinished_owned_films(user_client, use
         buy(user_client, committed, film.id)
     save(user_client, films[0].id, 30)
     save(user_client, films[1].id, 60)
-    WatchProgress.objects.filter(purchase__vod=films[1]).update(duration_seconds=61)  # finished
+    finished = WatchProgress.objects.filter(purchase__vod_id=films[1].id)
+    finished.update(duration_seconds=61)
     save(user_client, films[2].id, 10)
-    purchase = Purchase.objects.get(vod=films[2])
+    purchase = Purchase.objects.get(vod_id=films[2].id)
     with override_settings(REFUND_WATCHED_SECONDS=600):
         assert user_client.post(f"/api/purchases/{purchase.id}/cancel/").status_code == 200
     listed = user_client.get("/api/progress/").json()["results"]
