@@ -45,10 +45,13 @@ worker: install
 ## test: lint, check the import contracts, run every test on SQLite.
 test: install-dev lint test-sqlite
 
+## lint: ruff, the import contracts (apps meet only at their public surface), a
+## migration for every model change, the deploy files.
 lint: install-dev check-deploy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
 ## check-deploy: the deploy files without an engine or a cluster: compose.yaml against the
 ## Compose specification, deploy/k8s (base and production, rendered) against Kubernetes'

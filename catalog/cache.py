@@ -44,22 +44,13 @@ GENERATION_KEY = "catalog:generation"
 # entry a miss.
 GENERATION_SECONDS = 24 * 3600
 
-# A shared cache keeps entries until the catalog changes; the timeout only frees memory.
-SHARED_SECONDS = getattr(settings, "CATALOG_CACHE_SECONDS", 600)
-# A per-process cache cannot hear of another process's change: its entries must be short.
-LOCAL_SECONDS = getattr(settings, "CATALOG_CACHE_LOCAL_SECONDS", 10)
-
-
-# This process's copy in front of a shared cache (`catalog.near`): entries, not bytes,
-# bound it; a list page is about 8 kB, a film about 0.5 kB.
-NEAR_ENTRIES = getattr(settings, "CATALOG_NEAR_CACHE_ENTRIES", 2000)
-NEAR_RESYNC_SECONDS = getattr(settings, "CATALOG_NEAR_RESYNC_SECONDS", 5.0)
-
 
 def _timeout() -> int:
+    # A shared cache keeps entries until the catalog changes (CATALOG_CACHE_SECONDS only
+    # frees memory); a per-process one cannot hear of another process's change.
     # (`cache` is a proxy: ask the backend itself what it is)
     per_process = isinstance(caches[DEFAULT_CACHE_ALIAS], LocMemCache | DummyCache)
-    return LOCAL_SECONDS if per_process else SHARED_SECONDS
+    return settings.CATALOG_CACHE_LOCAL_SECONDS if per_process else settings.CATALOG_CACHE_SECONDS
 
 
 def key_for(*parts: str) -> str:
@@ -79,10 +70,11 @@ def current_generation() -> str:
     return generation
 
 
+# This process's copy in front of a shared cache (`catalog.near`), bounded in entries.
 near = NearCache(
     read_generation=current_generation,
-    max_entries=NEAR_ENTRIES,
-    resync_seconds=NEAR_RESYNC_SECONDS,
+    max_entries=settings.CATALOG_NEAR_CACHE_ENTRIES,
+    resync_seconds=settings.CATALOG_NEAR_RESYNC_SECONDS,
 )
 
 

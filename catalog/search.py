@@ -15,75 +15,21 @@ Where the index cannot help (a phrase shorter than three characters, an SQLite b
 without the tokenizer, where the migration leaves the table out) the search is the
 same comparison without an index.
 
-Mind Django's SQLite migrations: one that rebuilds `catalog_vod` (to alter a column,
-say) drops its triggers; `tests/catalog/test_search.py` then fails until that
-migration recreates them (`TRIGGERS`)."""
+The table and its triggers are made by those migrations, each with its statements
+written out (a migration must not change when this module does): a change to what the
+table holds is a new migration that makes it again. Mind Django's SQLite migrations: one
+that rebuilds `catalog_vod` (to alter a column, say) drops its triggers;
+`tests/catalog/test_search.py` then fails until that migration makes them again
+(0006's statements)."""
 
-import logging
-
-from django.db import OperationalError, connections
+from django.db import connections
 from django.db.models import QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Replace, Upper
 
-logger = logging.getLogger(__name__)
-
 TABLE = "catalog_vod_title"
 MIN_LENGTH = 3  # a trigram index finds nothing shorter
-
-# (written out in full: the table's name is a constant, nothing here comes from a user)
-# (`title` holds the title without its spaces; a contentless table's 'delete' must be
-# given the values that were inserted, hence the same replace() there)
-CREATE_TABLE = """
-    CREATE VIRTUAL TABLE catalog_vod_title USING fts5(title, content='', tokenize='trigram')
-"""
-TRIGGERS = [
-    """
-    CREATE TRIGGER catalog_vod_title_insert AFTER INSERT ON catalog_vod BEGIN
-        INSERT INTO catalog_vod_title (rowid, title) VALUES (new.id, replace(new.title, ' ', ''));
-    END
-    """,
-    """
-    CREATE TRIGGER catalog_vod_title_delete AFTER DELETE ON catalog_vod BEGIN
-        INSERT INTO catalog_vod_title (catalog_vod_title, rowid, title)
-        VALUES ('delete', old.id, replace(old.title, ' ', ''));
-    END
-    """,
-    """
-    CREATE TRIGGER catalog_vod_title_update AFTER UPDATE OF title ON catalog_vod BEGIN
-        INSERT INTO catalog_vod_title (catalog_vod_title, rowid, title)
-        VALUES ('delete', old.id, replace(old.title, ' ', ''));
-        INSERT INTO catalog_vod_title (rowid, title) VALUES (new.id, replace(new.title, ' ', ''));
-    END
-    """,
-]
-FILL = (
-    "INSERT INTO catalog_vod_title (rowid, title) "
-    "SELECT id, replace(title, ' ', '') FROM catalog_vod"
-)
-DROP = [
-    "DROP TRIGGER IF EXISTS catalog_vod_title_insert",
-    "DROP TRIGGER IF EXISTS catalog_vod_title_delete",
-    "DROP TRIGGER IF EXISTS catalog_vod_title_update",
-    "DROP TABLE IF EXISTS catalog_vod_title",
-]
 MATCHING = "SELECT rowid FROM catalog_vod_title WHERE catalog_vod_title MATCH %s"
-
-
-def create_index(schema_editor) -> None:
-    """(For migrations) the SQLite title index, made anew and filled; nothing on an
-    SQLite without FTS5's trigram tokenizer, which keeps searching with LIKE."""
-    for statement in DROP:
-        schema_editor.execute(statement)
-    try:
-        schema_editor.execute(CREATE_TABLE)
-    except OperationalError as exc:  # no FTS5, or no trigram tokenizer
-        logger.warning("catalog: no trigram title index on this SQLite (%s); LIKE it is", exc)
-        return
-    for trigger in TRIGGERS:
-        schema_editor.execute(trigger)
-    schema_editor.execute(FILL)
-    _indexed.clear()  # this process may have asked before
 
 
 _indexed: dict[tuple[str, str], bool] = {}  # (database alias, file) -> has the table

@@ -1,5 +1,6 @@
 """Writes to mileage: earn, spend, reverse. Every change is a ledger entry plus the
-same delta on the stored balance, in one transaction."""
+same delta on the stored balance, in one transaction; the cached balance is forgotten
+when it commits."""
 
 import uuid
 
@@ -11,8 +12,9 @@ from django.utils import timezone
 from mileage.events import MileageChanged
 from mileage.exceptions import InsufficientMileage
 from mileage.models import MileageAccount, MileageEntry
-from mileage.selectors import mileage_balance
+from mileage.selectors import mileage_balance, mileage_balance_forget
 from vodstore.events import publish
+from vodstore.vocabulary import PaymentMethod
 
 Reason = MileageEntry.Reason
 
@@ -34,6 +36,10 @@ def _post(*, user_id: int, delta: int, reason: str, purchase_id: int, event_id: 
             purchase_id=purchase_id,
         )
     )
+    # The header's cached balance goes once the change commits: until then every reader
+    # still sees the old balance in the database, and after a rollback nothing changed.
+    # (A function, not a functools.partial: robust=True cannot log a failing partial.)
+    transaction.on_commit(lambda: mileage_balance_forget(user_id=user_id), robust=True)
 
 
 # One statement whether or not the user has an account yet (the first earn creates it),
@@ -111,7 +117,7 @@ def mileage_reverse(*, user_id: int, purchase_id: int, method: str, event_id: uu
 
     Card: the earned points are clawed back, which alone may take the balance below
     zero. Mileage: the spent points are refunded."""
-    original = Reason.SPENT if method == "mileage" else Reason.EARNED
+    original = Reason.SPENT if method == PaymentMethod.MILEAGE else Reason.EARNED
     reversal = _REVERSAL[original]
     entries = dict(
         MileageEntry.objects.filter(purchase_id=purchase_id)

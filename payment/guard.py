@@ -1,6 +1,9 @@
-"""The payment guard: a bulkhead, a call timeout and a circuit breaker around every
-call to the payment gateway, so that a slow or failing gateway gets a fast, honest
-"try again in N seconds" instead of hanging buyers or answering 500.
+"""The payment guard: a bulkhead, a call timeout and a circuit breaker around the
+gateway calls that may be refused (a card's authorization, a cancel's refund), so that
+a slow or failing gateway gets a fast, honest "try again in N seconds" instead of
+hanging buyers or answering 500. Captures, voids and the reconciler's calls go around
+it: finishing committed business and releasing a customer's money must not be refused
+by an open breaker (`payment.services.operation_execute`).
 
 The breaker's state lives in the Django cache: with Redis as `CACHE_URL` every worker
 and every machine shares one breaker; with the local-memory default each process has

@@ -18,8 +18,9 @@ from payment.events import PaymentApproved, PaymentCancelled
 from payment.exceptions import PaymentDeclined, PaymentUnavailable
 from payment.gateway import GatewayDeclined, GatewayError, GatewayRejected, get_gateway
 from payment.guard import GuardRefused, get_guard
-from payment.models import Method, Operation, Payment
+from payment.models import Operation, Payment
 from vodstore.events import publish
+from vodstore.vocabulary import PaymentMethod
 
 logger = logging.getLogger(__name__)
 
@@ -117,7 +118,7 @@ def payment_authorize(
     `request_key` (the buyer's idempotency key), a retry of a request whose process
     died resumes the same authorization. Raises `PaymentDeclined` or
     `PaymentUnavailable` (the outcome is then left for the reconciler to find out)."""
-    if method == Method.MILEAGE:
+    if method == PaymentMethod.MILEAGE:
         return PaymentAuthorization(method=method, amount=settings.MILEAGE_FREE_VOD_COST)
     if price == 0:
         return PaymentAuthorization(method=method, amount=0)
@@ -204,7 +205,7 @@ def payment_record(
             amount=payment.amount,
         )
     )
-    if authorization.method == Method.MILEAGE:
+    if authorization.method == PaymentMethod.MILEAGE:
         mileage_spend(user_id=user_id, purchase_id=purchase_id, event_id=event_id)
     return payment_info(payment)
 
@@ -363,3 +364,11 @@ def _refund(payment: Payment) -> None:
     refund = _followup(authorization, Kind.REFUND, payment.amount)
     if operation_execute(operation=refund, guarded=True) == State.PENDING:
         raise PaymentUnavailable(retry_after=5)
+
+
+def payments_reconcile(*, grace_seconds: float | None = None):
+    """Finish every gateway operation left in doubt (`payment.reconcile`); the outbox
+    worker runs it. Here, on the app's public surface, for the project's commands."""
+    from payment import reconcile  # late: the reconciler builds on this module
+
+    return reconcile.payments_reconcile(grace_seconds=grace_seconds)

@@ -1,8 +1,8 @@
 """The storefront's error pages (400, 403, 404, 500; 503 is `vodstore.outage`'s), in the
 store's look with a way back.
 
-They are rendered without the request's context: no context processor runs (the points
-balance, the user), so a page still shows when the database or the session is what
+They are rendered without the request's context and ask for nothing (no user, no
+points balance), so a page still shows when the database or the session is what
 failed. Under /api/ every one of them is the API's one JSON error shape instead, as
 `vodstore.api.not_found` answers 404s there."""
 

@@ -89,7 +89,6 @@ TEMPLATES = [
                 "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "mileage.context_processors.mileage",
             ],
         },
     },
@@ -142,6 +141,19 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
             "socket_timeout": env.float("REDIS_TIMEOUT", default=0.5),
         }
     )
+# The catalog's read cache (catalog.cache): answers in a shared cache last until the
+# catalog changes (the timeout only frees memory); a per-process cache cannot hear of
+# another process's change, so its answers are short-lived.
+CATALOG_CACHE_SECONDS = env.int("CATALOG_CACHE_SECONDS", default=600)
+CATALOG_CACHE_LOCAL_SECONDS = env.int("CATALOG_CACHE_LOCAL_SECONDS", default=10)
+# Each process's copy in front of a shared cache (catalog.near), bounded in entries (a
+# list page is about 8 kB, a film about 0.5 kB), and how often it rereads the generation.
+CATALOG_NEAR_CACHE_ENTRIES = env.int("CATALOG_NEAR_CACHE_ENTRIES", default=2000)
+CATALOG_NEAR_RESYNC_SECONDS = env.float("CATALOG_NEAR_RESYNC_SECONDS", default=5.0)
+# The header's points balance (mileage.selectors.mileage_balance_cached). Every change
+# forgets it once committed; the timeout bounds what a reader that raced a change (read
+# the database before the commit, stored after it) may keep.
+MILEAGE_BALANCE_CACHE_SECONDS = env.int("MILEAGE_BALANCE_CACHE_SECONDS", default=60)
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -341,6 +353,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # one name for the shared vocabulary, wherever a serializer uses it
+    "ENUM_NAME_OVERRIDES": {"PaymentMethodEnum": "vodstore.vocabulary.PaymentMethod"},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "vodstore.api.closed_request_bodies",

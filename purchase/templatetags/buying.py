@@ -13,6 +13,7 @@ from django.urls import Resolver404, resolve, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from catalog.selectors import VodNotFound, vod_get_for_sale
+from mileage.selectors import mileage_balance_cached
 from purchase.selectors import purchase_of_vod
 
 logger = logging.getLogger(__name__)
@@ -38,9 +39,9 @@ def buy_actions(context: template.Context, vod) -> dict:
     """Buy and points forms (each with a fresh idempotency key), or Watch when owned;
     for a visitor, Buy leads to log-in and back here.
 
-    The points balance comes from the mileage context processor (`mileage_balance`,
-    None when it could not be read). If the purchases cannot be read, the film page
-    still renders, saying buying is unavailable."""
+    The points balance comes from mileage (`mileage_balance_cached`, None when it
+    could not be read). If the purchases cannot be read, the film page still renders,
+    saying buying is unavailable."""
     request = context["request"]
     cost = settings.MILEAGE_FREE_VOD_COST
     actions = {
@@ -64,7 +65,7 @@ def buy_actions(context: template.Context, vod) -> dict:
         return {**actions, "state": "unavailable"}
     if owned is not None:
         return {**actions, "state": "owned", "purchase": owned}
-    balance = context.get("mileage_balance")
+    balance = mileage_balance_cached(user_id=request.user.id)
     return {
         **actions,
         "state": "buyable",

@@ -244,13 +244,13 @@ def test_an_answer_built_from_rows_older_than_a_change_is_not_kept():
     assert catalog_cache.lookup(key)[0] is None
 
 
-def test_a_per_process_cache_keeps_answers_briefly(cache_backend):
+def test_a_per_process_cache_keeps_answers_briefly(cache_backend, settings):
     """Local memory (the default) cannot hear of another worker's change: its answers
     expire after seconds, not minutes. Redis is shared: its answers last until a change."""
     if cache_backend == "Redis":
-        assert catalog_cache._timeout() == catalog_cache.SHARED_SECONDS
+        assert catalog_cache._timeout() == settings.CATALOG_CACHE_SECONDS
     else:
-        assert catalog_cache._timeout() == catalog_cache.LOCAL_SECONDS <= 10
+        assert catalog_cache._timeout() == settings.CATALOG_CACHE_LOCAL_SECONDS <= 10
 
 
 def test_the_cache_is_refreshed_again_when_the_change_commits(committed):

@@ -192,7 +192,7 @@ def test_the_header_hides_the_balance_when_it_cannot_be_read(signed_in, monkeypa
     def locked(**_):
         raise OperationalError("database table is locked: mileage_mileageaccount")
 
-    monkeypatch.setattr("mileage.context_processors.mileage_balance", locked)
+    monkeypatch.setattr("mileage.selectors.mileage_balance", locked)
 
     response = signed_in.get("/")
 
@@ -242,7 +242,7 @@ def test_the_five_free_films_attack_earns_nothing_through_the_api(user_client, c
             user_client.post(f"/api/purchases/{purchase_id}/cancel/")
 
     assert attack.status_code == 402 and attack.json()["code"] == "insufficient_mileage"
-    assert not Purchase.objects.filter(vod=expensive).exists()
+    assert not Purchase.objects.filter(vod_id=expensive.id).exists()
     assert user_client.get("/api/mileage/").json()["balance"] == 0
     assert not MileageEntry.objects.exists()
 
@@ -268,5 +268,5 @@ def test_the_five_free_films_attack_earns_nothing_in_the_storefront(client, user
             {"payment_method": "mileage", "idempotency_key": str(uuid.uuid4())},
         )
 
-    assert not Purchase.objects.filter(vod=expensive).exists()
+    assert not Purchase.objects.filter(vod_id=expensive.id).exists()
     assert not MileageEntry.objects.exists()

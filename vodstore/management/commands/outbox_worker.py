@@ -74,7 +74,7 @@ class Command(BaseCommand):
                 relay.close()
 
     def _loop(self, stop, relay, once, until_idle, interval, batch, reconcile_every) -> None:
-        from payment.reconcile import payments_reconcile  # the worker runs payment's job
+        from payment.services import payments_reconcile  # the worker runs payment's job
 
         backoff = max(interval, MIN_BACKOFF_SECONDS)
         next_reconcile = time.monotonic()
