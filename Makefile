@@ -75,27 +75,27 @@ test-postgres: install-dev
 
 ## drill: the original's load test (100 buyers, 60 s, 600-900 ms gateway) and the books.
 drill: install-dev
-	$(BIN)/python scripts/drill.py
+	$(BIN)/python -m scripts.drill
 
 ## faults: crashes and outages (workers killed, Redis, PostgreSQL and the processor down,
 ## slow or failing) under load, each followed by the books against what buyers were told
 ## and the processor's ledger; its own services on 127.0.0.1; writes reports/faults.md.
 ## FAULTS_SECONDS (per phase) and FAULTS_PHASES (comma list) make a shorter run.
 faults: install-dev
-	$(BIN)/python scripts/faults.py
+	$(BIN)/python -m scripts.faults
 
 ## security: an outside attack on the store with production settings, over HTTP on
 ## loopback (its own PostgreSQL 5492, Redis 6392, gunicorn 8793): schemathesis as each
 ## identity and the review's attacks (log-in guessing, other users' objects, odd input,
 ## races, ...); writes reports/security.md, exits 1 on any 5xx or finding.
 security: install-dev
-	$(BIN)/python scripts/security.py
+	$(BIN)/python -m scripts.security
 
 ## broker-drill: the store in broker mode on a RabbitMQ node of its own, broken while it
 ## sells (consumers and a relay killed, the broker stopped, a poison message); then the
 ## books. A few minutes; loopback only.
 broker-drill: install-dev
-	$(BIN)/python scripts/broker_drill.py
+	$(BIN)/python -m scripts.broker_drill
 
 .PHONY: load bench
 HOST     ?= http://127.0.0.1:8000
@@ -119,8 +119,8 @@ bench: install-dev
 	@{ command -v wrk && { command -v nginx || [ -x /usr/sbin/nginx ]; }; } >/dev/null || \
 		[ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null || \
 		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk nginx; }
-	$(BIN)/python scripts/bench.py
-	$(BIN)/python scripts/bench.py media
+	$(BIN)/python -m scripts.bench
+	$(BIN)/python -m scripts.bench media
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3* .test-gateway-*.sqlite3*

@@ -3,10 +3,11 @@ stack gives, on SQLite and then on PostgreSQL, with 10,000 and then 100,000 film
 
 For each database the script builds a fresh store (SQLite in a temporary folder;
 PostgreSQL in a database of its own, created and dropped here), migrates, loads
-10,000 demo films, bulk-creates 4,000 users with API tokens (1,000 of them with 30
-paid card purchases each, to cancel), starts gunicorn on 127.0.0.1 and runs wrk
-against one endpoint class at a time: a 2 s warm-up, then three runs of 3 s, of which
-the median counts (single runs vary by some 20 % on this machine).
+10,000 demo films, makes 3,000 buyers with API tokens and some 190 owners of 30 films
+each, bought through the purchase service, to cancel (`scripts.seed`), starts gunicorn
+on 127.0.0.1 and runs wrk against one endpoint class at a time: a 2 s warm-up, then
+three runs of 3 s, of which the median counts (single runs vary by some 20 % on this
+machine).
 
 | endpoint class | requests |
 |---|---|
@@ -16,12 +17,12 @@ the median counts (single runs vary by some 20 % on this machine).
 | catalog search | `GET /api/vods/?search=<word>`, 400 title words (searches are not cached) |
 | film detail | `GET /api/vods/<id>/` over the 1,000 most viewed films (cached) |
 | film detail, first view | films nobody looked at yet (every request a cache miss) |
+| card purchase | `POST /api/purchases/`, each request a new (user, film) pair: all 201 |
+| cancel | `POST /api/purchases/<id>/cancel/`, each request another paid purchase: all 200 |
 
 "First view": the catalog cache is forgotten before each run, so within a run every
 request is a miss unless the run outlasts its distinct URLs (the output then says how
 many requests repeated one).
-| card purchase | `POST /api/purchases/`, each request a new (user, film) pair: all 201 |
-| cancel | `POST /api/purchases/<id>/cancel/`, each request another paid purchase: all 200 |
 
 Then it adds films up to 100,000 and runs the catalog classes again. It prints one
 table per database and the comparison, and writes them to reports/bench.md.
@@ -35,7 +36,7 @@ BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_WORKERS, BENCH_THREADS, BENCH_DATABASES,
 BENCH_FILMS, BENCH_BIG_FILMS (0 skips), BENCH_ONLY (endpoint classes, separated by ";"),
 BENCH_PG_URL, BENCH_REDIS_URL, BENCH_PORT.
 
-`scripts/bench.py media` (the second half of `make bench`, about a minute) measures
+`python -m scripts.bench media` (the second half of `make bench`, about a minute) measures
 watching, on SQLite with one owner of one film whose feature is a BENCH_MEDIA_MIB file
 (256 MiB of random bytes, in the page cache after the first pass, so the disk is not
 what is measured): the Watch page, which signs a new URL each time, and 1 MiB Range
@@ -47,12 +48,12 @@ above; it writes reports/bench-media.md.
 """
 
 import json
+import math
 import os
 import random
 import resource
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -62,8 +63,16 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from nginx import PrivateNginx, nginx_binary
-from storerun import BIN, ROOT, manage, redis_up, wait_for
+from scripts.nginx import PrivateNginx, nginx_binary
+from scripts.runner import (
+    in_store,
+    manage,
+    redis_up,
+    report_write,
+    serving,
+    store_env,
+    store_open,
+)
 
 PORT = int(os.environ.get("BENCH_PORT", "8766"))
 SECONDS = int(os.environ.get("BENCH_SECONDS", "3"))  # per run; the median of RUNS counts
@@ -76,13 +85,29 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "64"))
 # bulkhead (10 gateway calls per process), so the bulkhead never refuses here.
 WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
 THREADS = int(os.environ.get("BENCH_THREADS", "4"))
+GUNICORN = [
+    *("--workers", str(WORKERS), "--worker-class", "gthread", "--threads", str(THREADS)),
+    # gthread workers accept greedily: one may take most of wrk's keep-alive connections
+    # and leave the others idle. A cap per worker spreads them.
+    *("--worker-connections", str(-(-CONNECTIONS // WORKERS) + 3)),
+    *("--backlog", "2048", "--timeout", "60"),
+]
 WRK_THREADS = 2
 DATABASES = os.environ.get("BENCH_DATABASES", "sqlite,postgres").split(",")
 FILMS = int(os.environ.get("BENCH_FILMS", "10000"))
 BIG_FILMS = int(os.environ.get("BENCH_BIG_FILMS", "100000"))
 BUYERS = 3000
-CANCELLERS = 1000
-PURCHASES_PER_CANCELLER = 30  # 30,000 paid purchases: more than a run can cancel
+# Each cancel needs a paid purchase of its own, bought beforehand through the purchase
+# service (payment, points, events: 20 to 50 a second on this machine, so the 30,000 of
+# old would take 10 to 25 minutes per database). Enough for twice the fastest cancelling
+# measured (100 to 250 a second), as the cancel class shares them out (a fifth for the
+# warm-up, the rest evenly between the runs), so that no cancel repeats: with the
+# default 2 s warm-up and 3 runs of 3 s, 188 cancellers of 30 films, 5,640 purchases.
+CANCELS_PER_SECOND = 250
+PURCHASES_PER_CANCELLER = 30
+CANCELLERS = math.ceil(
+    2 * CANCELS_PER_SECOND * max(5 * WARMUP, 5 / 4 * RUNS * SECONDS) / PURCHASES_PER_CANCELLER
+)
 POPULAR_FILMS = 1000
 PG_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/vodstore_bench")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/13")
@@ -276,110 +301,6 @@ class CpuMeter:
 
 
 # --- the store -----------------------------------------------------------------------------
-SETUP = r"""
-import json, os, uuid
-import django
-django.setup()
-from django.contrib.auth.models import User
-from django.db import transaction
-from django.utils import timezone
-from vodstore.auth import tokens_in_bulk
-from catalog.models import Vod
-from mileage.models import MileageAccount, MileageEntry
-from payment.models import Payment
-from purchase.models import Purchase
-
-buyers_n, cancellers_n, per = (int(os.environ[k]) for k in ("BUYERS", "CANCELLERS", "PER"))
-with transaction.atomic():
-    users = User.objects.bulk_create(
-        [User(username=f"bench-buyer{i}", password="!") for i in range(buyers_n)]
-        + [User(username=f"bench-canceller{i}", password="!") for i in range(cancellers_n)],
-        batch_size=2000,
-    )
-    tokens = tokens_in_bulk(users)
-films = list(Vod.objects.filter(is_active=True).values_list("id", "title", "price"))
-# What a paid card purchase leaves behind (its outbox rows aside): the purchase, its
-# approved payment and its 1000 points. Cancelling one runs the whole real path.
-cancellers = list(zip(users[buyers_n:], tokens[buyers_n:]))
-now = timezone.now()
-with transaction.atomic():
-    purchases = Purchase.objects.bulk_create(
-        [
-            Purchase(user=u, vod_id=f[0], vod_title=f[1], payment_method="card", amount=f[2])
-            for u, _ in cancellers
-            for f in films[:per]
-        ],
-        batch_size=2000,
-    )
-    Payment.objects.bulk_create(
-        [
-            Payment(purchase_id=p.id, user_id=p.user_id, method="card", amount=p.amount,
-                    gateway_reference=f"sim_bench_{p.id}", approved_at=now)
-            for p in purchases
-        ],
-        batch_size=2000,
-    )
-    MileageAccount.objects.bulk_create(
-        [MileageAccount(user=u, balance=1000 * per) for u, _ in cancellers], batch_size=2000
-    )
-    MileageEntry.objects.bulk_create(
-        [
-            MileageEntry(account_id=p.user_id, delta=1000, reason="earned",
-                         purchase_id=p.id, event_id=uuid.uuid4())
-            for p in purchases
-        ],
-        batch_size=2000,
-    )
-token_of = {u.id: t for u, t in cancellers}
-print(json.dumps({
-    "buyers": tokens[:buyers_n],
-    "films": [f[0] for f in films],
-    "cancels": [(token_of[p.user_id], p.id) for p in purchases],
-}))
-"""
-
-FILM_IDS = (
-    "import json, django; django.setup(); from catalog.models import Vod; "
-    "print(json.dumps(list(Vod.objects.filter(is_active=True).values_list('id', flat=True))))"
-)
-
-SEARCH_WORDS = r"""
-import json
-from catalog import demo
-words = set()
-for group in (demo.CITIES, demo.ADJECTIVES, demo.NOUNS, demo.OF_HEADS, demo.MOMENTS):
-    words.update(w.lower() for w in group)
-for profile in demo.PROFILES.values():
-    words.update(w.lower() for w in profile.adjectives + profile.nouns)
-print(json.dumps(sorted(w for w in words if len(w) >= 3)))
-"""
-
-
-def python(env: dict, code: str) -> str:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
-
-
-def forget_catalog(env: dict) -> None:
-    """Forget every cached catalog answer in the running store, as a change to a film
-    does (the workers' near copies hear of it too)."""
-    python(
-        env,
-        "import django; django.setup(); from catalog.cache import catalog_changed; "
-        "catalog_changed()",
-    )
-
-
-def analyze(env: dict) -> None:
-    """Fresh planner statistics after a bulk load, as autovacuum would soon give them."""
-    python(
-        env,
-        "import django; django.setup(); from django.db import connection; "
-        "connection.cursor().execute('ANALYZE')",
-    )
-
-
 def pg_admin(sql: str) -> None:
     import psycopg
 
@@ -395,43 +316,6 @@ def forget_cache(prefix: str) -> None:
     client = redis.Redis.from_url(REDIS_URL)
     for key in client.scan_iter(match=f"{prefix}:*", count=1000):
         client.delete(key)
-
-
-class Server:
-    """gunicorn: WORKERS gthread workers of THREADS threads each, on 127.0.0.1:PORT,
-    each holding at most its share of the connections."""
-
-    def __init__(self, env: dict, port: int = PORT) -> None:
-        self.env = env
-        self.port = port
-        self.proc: subprocess.Popen | None = None
-
-    def __enter__(self) -> "Server":
-        self.proc = subprocess.Popen(  # noqa: S603
-            [
-                str(BIN / "gunicorn"),
-                "vodstore.wsgi:application",
-                *("--bind", f"127.0.0.1:{self.port}", "--workers", str(WORKERS)),
-                *("--worker-class", "gthread", "--threads", str(THREADS)),
-                # gthread workers accept greedily: one may take most of wrk's keep-alive
-                # connections and leave the others idle. A cap per worker spreads them.
-                *("--worker-connections", str(-(-CONNECTIONS // WORKERS) + 3)),
-                *("--backlog", "2048", "--timeout", "60", "--log-level", "warning"),
-            ],
-            cwd=ROOT,
-            env=self.env,
-        )
-        wait_for(f"http://127.0.0.1:{self.port}/healthz")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
 
 
 # --- load ---------------------------------------------------------------------------------------
@@ -562,7 +446,8 @@ def bench_endpoints(
     names: list[str],
     data: dict,
     work: Path,
-    server: Server,
+    env: dict,
+    server: subprocess.Popen,
     database: str,
     *,
     url: str = f"http://127.0.0.1:{PORT}",
@@ -571,8 +456,7 @@ def bench_endpoints(
     rng = random.Random(20_250_601)  # noqa: S311 - a reproducible shuffle, not a secret
     script = work / "bench.lua"
     script.write_text(LUA)
-    assert server.proc is not None
-    meter = CpuMeter(server.proc.pid, database, nginx_pid)
+    meter = CpuMeter(server.pid, database, nginx_pid)
     results = {}
     for name in names:
         lines = request_lines(name, data, rng)
@@ -586,12 +470,12 @@ def bench_endpoints(
             warmup, runs = (0, n), [(0, n)] * RUNS
         wait_until_quiet()
         if name in FIRST_VIEW:
-            forget_catalog(server.env)
+            in_store(env, "seed.catalog_forget")
         run_wrk(lines_file, script, *warmup, WARMUP, meter, url)
         measured = []
         for lines_range in runs:
             if name in FIRST_VIEW:
-                forget_catalog(server.env)
+                in_store(env, "seed.catalog_forget")
             measured.append(run_wrk(lines_file, script, *lines_range, SECONDS, meter, url))
         measured.sort(key=lambda r: r.rps)
         # The median run's figures, every run's failures.
@@ -624,65 +508,55 @@ class DatabaseRun:
     big: dict[str, Result]
 
 
-def store_env(work: Path) -> dict:
-    """A production-like store (DEBUG off) whose files live in `work`, on plain HTTP."""
-    return {
-        **os.environ,
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(64),
-        "SECURE_HTTPS": "false",
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "PAYMENT_SIMULATED_LATENCY_MS": "0",
-        "PAYMENT_SIMULATED_LEDGER": str(work / "gateway.sqlite3"),
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "vodstore.settings",
-        "STATIC_ROOT": str(work / "static"),
-    }
-
-
 def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
     work = Path(tempfile.mkdtemp(prefix=f"vod-bench-{database}-"))
-    env = {
-        **store_env(work),
-        "BUYERS": str(BUYERS),
-        "CANCELLERS": str(CANCELLERS),
-        "PER": str(PURCHASES_PER_CANCELLER),
-    }
+    settings = {"PAYMENT_SIMULATED_LATENCY_MS": "0"}
     if shared_cache:
-        env["CACHE_URL"] = REDIS_URL
-        env["CACHE_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
+        settings["CACHE_URL"] = REDIS_URL
+        settings["CACHE_KEY_PREFIX"] = f"bench-{secrets.token_hex(4)}"
     name = urlsplit(PG_URL).path.lstrip("/")
     db_name = name if database == "postgres" else ""
     if database == "postgres":
-        env["DATABASE_URL"] = PG_URL
+        settings["DATABASE_URL"] = PG_URL
         pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         pg_admin(f'CREATE DATABASE "{name}"')
     else:
-        env["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+        settings["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
+    env = store_env(work, **settings)
     try:
         print(f"\n{database}: {FILMS:,} films, {BUYERS + CANCELLERS:,} users", flush=True)
-        manage(env, "migrate", "--no-input")
-        manage(env, "collectstatic", "--no-input")  # as deployed (whitenoise serves them)
-        manage(env, "load_demo_catalog", "--count", str(FILMS))
-        data = json.loads(python(env, SETUP))
-        data["search_words"] = json.loads(python(env, SEARCH_WORDS))
+        store_open(env, films=FILMS)
+        buyers = in_store(env, "seed.buyers", prefix="bench-buyer", count=BUYERS)
+        owners = in_store(
+            env,
+            "seed.owners",
+            prefix="bench-canceller",
+            count=CANCELLERS,
+            films_each=PURCHASES_PER_CANCELLER,
+        )
+        data = {
+            "buyers": buyers["tokens"],
+            "films": buyers["films"],
+            "cancels": owners["purchases"],
+            "search_words": in_store(env, "seed.search_words"),
+        }
         data["popular"] = random.Random(7).sample(data["films"], POPULAR_FILMS)  # noqa: S311
-        analyze(env)
-        with Server(env) as server:
-            results = bench_endpoints(ENDPOINTS, data, work, server, db_name)
+        in_store(env, "seed.analyze")
+        with serving(env, PORT, GUNICORN) as server:
+            results = bench_endpoints(ENDPOINTS, data, work, env, server, db_name)
         big: dict[str, Result] = {}
         if BIG_FILMS > FILMS:
             print(f"{database}: {BIG_FILMS:,} films", flush=True)
-            manage(env, "load_demo_catalog", "--count", str(BIG_FILMS))
-            data["films"] = json.loads(python(env, FILM_IDS))
-            analyze(env)
-            with Server(env) as server:
-                big = bench_endpoints([FLOOR, *CATALOG], data, work, server, db_name)
+            manage(env, "load_demo_catalog", "--count", str(BIG_FILMS), timeout=3600)
+            data["films"] = in_store(env, "seed.film_ids")
+            in_store(env, "seed.analyze")
+            with serving(env, PORT, GUNICORN) as server:
+                big = bench_endpoints([FLOOR, *CATALOG], data, work, env, server, db_name)
     finally:
         if database == "postgres":
             pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         if shared_cache:
-            forget_cache(env["CACHE_KEY_PREFIX"])
+            forget_cache(settings["CACHE_KEY_PREFIX"])
         shutil.rmtree(work, ignore_errors=True)
     return DatabaseRun(database, results, big)
 
@@ -736,44 +610,6 @@ def big_table(run: DatabaseRun) -> str:
 
 
 # --- watching (`bench.py media`) -----------------------------------------------------------
-MEDIA_SETUP = r"""
-import json, os
-from urllib.parse import urlencode
-import django
-django.setup()
-from django.conf import settings
-from django.contrib.auth.models import User
-from django.test import Client
-from django.urls import reverse
-from catalog.models import Vod, VodMedia
-from purchase.services import purchase_create
-from vodstore.streaming import media_token
-
-vod = Vod.objects.filter(is_active=True).order_by("id").first()
-name = f"vods/{vod.id}/feature/bench.mp4"
-path = settings.MEDIA_ROOT / name
-path.parent.mkdir(parents=True, exist_ok=True)
-size = int(os.environ["MEDIA_MIB"]) * 2**20
-with open(path, "wb") as out:
-    for _ in range(size // 2**20):
-        out.write(os.urandom(2**20))
-VodMedia.objects.create(
-    vod=vod, kind="feature", file=name, content_type="video/mp4", duration_seconds=7200.0,
-    size_bytes=size, width=1920, height=1080, codec="h264",
-)
-viewer = User.objects.create_user("bench-viewer")
-purchase_create(user_id=viewer.id, vod_id=vod.id)
-client = Client()
-client.force_login(viewer)
-cookie = settings.SESSION_COOKIE_NAME
-token = media_token(user_id=viewer.id, vod_id=vod.id, kind="feature")
-print(json.dumps({
-    "film": vod.id,
-    "size": size,
-    "cookie": f"{cookie}={client.cookies[cookie].value}",
-    "video": reverse("purchase:watch-video", args=[vod.id]) + "?" + urlencode({"token": token}),
-}))
-"""
 MEDIA_PATHS = {
     "django": "Django (`MEDIA_DELIVERY=django`)",
     "accel": "nginx X-Accel-Redirect (`MEDIA_DELIVERY=accel`)",
@@ -807,14 +643,14 @@ def main_media() -> int:
     started = datetime.now()
     work = Path(tempfile.mkdtemp(prefix="vod-bench-media-"))
     media = work / "media"
-    env = {
-        **store_env(work),
-        "DATABASE_URL": f"sqlite:///{work / 'bench.sqlite3'}",
-        "MEDIA_STORAGE": "filesystem",
-        "MEDIA_ROOT": str(media),
-        "MEDIA_URL_TTL_SECONDS": "3600",  # one URL serves the whole run
-        "MEDIA_MIB": str(MEDIA_MIB),
-    }
+    env = store_env(
+        work,
+        PAYMENT_SIMULATED_LATENCY_MS="0",
+        DATABASE_URL=f"sqlite:///{work / 'bench.sqlite3'}",
+        MEDIA_STORAGE="filesystem",
+        MEDIA_ROOT=str(media),
+        MEDIA_URL_TTL_SECONDS="3600",  # one URL serves the whole run
+    )
     print(
         f"bench media: a {MEDIA_MIB} MiB feature; gunicorn {WORKERS} gthread workers x "
         f"{THREADS} threads on 127.0.0.1:{PORT}, nginx ({os.cpu_count()} workers) on "
@@ -823,15 +659,16 @@ def main_media() -> int:
     )
     results: dict[str, dict[str, Result]] = {}
     try:
-        manage(env, "migrate", "--no-input")
-        manage(env, "collectstatic", "--no-input")
-        data = json.loads(python(env, MEDIA_SETUP))
+        store_open(env)
+        data = in_store(env, "seed.watching", mib=MEDIA_MIB)
         print(MEDIA_PATHS["django"], flush=True)
-        with Server({**env, "MEDIA_DELIVERY": "django"}) as server:
-            results["django"] = bench_endpoints(MEDIA_ENDPOINTS, data, work, server, "")
+        django_env = {**env, "MEDIA_DELIVERY": "django"}
+        with serving(django_env, PORT, GUNICORN) as server:
+            results["django"] = bench_endpoints(MEDIA_ENDPOINTS, data, work, django_env, server, "")
         print(MEDIA_PATHS["accel"], flush=True)
+        accel_env = {**env, "MEDIA_DELIVERY": "accel"}
         with (
-            Server({**env, "MEDIA_DELIVERY": "accel"}) as server,
+            serving(accel_env, PORT, GUNICORN) as server,
             PrivateNginx(
                 upstream=f"127.0.0.1:{PORT}",
                 media_root=media,
@@ -842,7 +679,14 @@ def main_media() -> int:
         ):
             assert nginx.process is not None
             results["accel"] = bench_endpoints(
-                MEDIA_ENDPOINTS, data, work, server, "", url=nginx.url, nginx_pid=nginx.process.pid
+                MEDIA_ENDPOINTS,
+                data,
+                work,
+                accel_env,
+                server,
+                "",
+                url=nginx.url,
+                nginx_pid=nginx.process.pid,
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -872,10 +716,8 @@ def main_media() -> int:
     ]
     text = "\n".join(out) + "\n"
     print("\n" + text)
-    reports = ROOT / "reports"
-    reports.mkdir(exist_ok=True)
-    (reports / "bench-media.md").write_text(text)
-    print(f"written to {reports / 'bench-media.md'} in {(datetime.now() - started).seconds} s")
+    written = report_write("bench-media", text)
+    print(f"written to {written} in {(datetime.now() - started).seconds} s")
     return 0
 
 
@@ -923,10 +765,8 @@ def main() -> int:
             out += ["", "Slowdown: ratio to the floor at 10,000 films over the one at 100,000."]
     text = "\n".join(out) + "\n"
     print("\n" + text)
-    reports = ROOT / "reports"
-    reports.mkdir(exist_ok=True)
-    (reports / "bench.md").write_text(text)
-    print(f"written to {reports / 'bench.md'} in {(datetime.now() - started).seconds} s")
+    written = report_write("bench", text)
+    print(f"written to {written} in {(datetime.now() - started).seconds} s")
     return 0
 
 

@@ -27,7 +27,6 @@ import json
 import os
 import random
 import re
-import secrets
 import signal
 import sys
 import tempfile
@@ -38,9 +37,9 @@ from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
-from lab import HOST, Lab, django, django_script
-from rabbit import PrivateRabbit
-from storerun import BIN
+from scripts.lab import Lab
+from scripts.rabbit import PrivateRabbit
+from scripts.runner import BIN, HOST, in_store, manage, store_env, store_open
 
 REDIS_PORT, PG_PORT, WEB_PORT, RABBIT_PORT = 6393, 5493, 8794, 5695
 SECONDS = float(os.environ.get("BROKER_DRILL_SECONDS", "45"))
@@ -55,123 +54,6 @@ PREFIX = "drill"
 GUNICORN = ["--workers", "3", "--worker-class", "gthread", "--threads", "8", "--timeout", "60"]
 CONSUMERS = {"mileage": 3, "payment": 2, "purchase": 1}  # during the chaos (purchase: receipts)
 SHUFFLE = random.Random(7)  # noqa: S311 - a simulation, not security
-
-SETUP = """
-import json, os
-import django
-django.setup()
-from django.contrib.auth.models import User
-from catalog.models import Vod
-from vodstore.auth import tokens_in_bulk
-users = User.objects.bulk_create(
-    [
-        User(username=f"buyer{i}", email=f"buyer{i}@example.com", password="!")
-        for i in range(int(os.environ["ACCOUNTS"]))
-    ]
-)
-films = list(Vod.objects.filter(is_active=True, price__gt=0).values_list("id", flat=True))
-print(json.dumps({"tokens": tokens_in_bulk(users), "films": films}))
-"""
-
-# How far the handlers got: events and deliveries per app, for draining and timing.
-PROGRESS = """
-import json
-import django
-django.setup()
-from vodstore.models import EventDelivery, GroupRetry, OutboxEvent
-print(json.dumps({
-    "pending": OutboxEvent.objects.filter(status="pending").count(),
-    "approved": OutboxEvent.objects.filter(type="PaymentApproved").count(),
-    "cancelled": OutboxEvent.objects.filter(type="PaymentCancelled").count(),
-    "purchase_cancelled": OutboxEvent.objects.filter(type="VodPurchaseCancelled").count(),
-    "mileage_done": EventDelivery.objects.filter(handler__startswith="mileage.").count(),
-    "payment_done": EventDelivery.objects.filter(handler__startswith="payment.").count(),
-    "purchased": OutboxEvent.objects.filter(type="VodPurchased").count(),
-    "purchase_done": EventDelivery.objects.filter(handler__startswith="purchase.").count(),
-    "retrying": GroupRetry.objects.exclude(status="done").count(),
-}))
-"""
-
-BOOKS = """
-import json, os, re
-from collections import Counter
-from datetime import datetime
-from pathlib import Path
-import django
-django.setup()
-from django.db.models import Sum
-from mileage.models import MileageAccount, MileageEntry
-from payment.models import Operation, Payment
-from purchase.models import Purchase
-from vodstore.events import handler_name, handlers_for
-from vodstore.models import EventDelivery, GroupRetry, OutboxEvent
-
-lost, doubled, problems = 0, 0, []
-# every event's every handler ran (a missing record: a delivery lost)
-for row in OutboxEvent.objects.exclude(status="delivered").prefetch_related("deliveries"):
-    done = {d.handler for d in row.deliveries.all()}
-    missing = [handler_name(h) for h in handlers_for(row.type) if handler_name(h) not in done]
-    if missing or row.status != "published":
-        lost += 1
-        problems.append(f"event {row.id} {row.type} {row.status}: missing {missing}")
-entries = Counter(MileageEntry.objects.values_list("purchase_id", "reason"))
-for purchase in Purchase.objects.values("id", "status", "payment_method", "amount"):
-    if purchase["payment_method"] != "card" or purchase["amount"] <= 0:
-        continue
-    wanted = {"earned": 1, "clawed_back": 1 if purchase["status"] == "cancelled" else 0}
-    for reason, count in wanted.items():
-        got = entries[(purchase["id"], reason)]
-        if got < count:
-            lost += 1
-            problems.append(f"purchase {purchase['id']}: {reason} {got}, not {count}")
-        elif got > count:
-            doubled += 1
-            problems.append(f"purchase {purchase['id']}: {reason} {got} times")
-refunds = Counter(
-    Operation.objects.filter(kind="refund").values_list("authorization_id", flat=True)
-)
-doubled += sum(1 for n in refunds.values() if n > 1)
-unbalanced = [
-    a.id for a in MileageAccount.objects.all()
-    if a.balance != (MileageEntry.objects.filter(account=a).aggregate(s=Sum("delta"))["s"] or 0)
-]
-if unbalanced:
-    problems.append(f"balances unlike their ledger: {unbalanced[:5]}")
-# receipts: the messages the mail backend wrote (files), by purchase; one each at most
-from purchase.models import Receipt
-mailed = Counter()
-for path in Path(os.environ["DRILL_MAIL_DIR"]).glob("*"):
-    mailed.update(int(n) for n in re.findall(r"Receipt number: #([0-9]+)", path.read_text()))
-twice = [purchase for purchase, n in mailed.items() if n > 1]
-doubled += len(twice)
-if twice:
-    problems.append(f"receipts mailed twice: {twice[:5]}")
-claimed = Receipt.objects.count()
-unsent = Receipt.objects.filter(sent_at__isnull=True).count()
-retrying = GroupRetry.objects.exclude(status="done").count()
-if retrying:
-    problems.append(f"{retrying} app retries not done")
-def latencies(window):  # seconds from each event to each of its handlers' run
-    return sorted(
-        (d.delivered_at - d.event.occurred_at).total_seconds()
-        for d in EventDelivery.objects.select_related("event").filter(
-            event__occurred_at__gte=datetime.fromisoformat(window[0]),
-            event__occurred_at__lte=datetime.fromisoformat(window[1]),
-        )
-    )
-
-
-calm = latencies(json.loads(os.environ["DRILL_CALM"]))
-chaos = latencies(json.loads(os.environ["DRILL_CHAOS"]))
-print(json.dumps({
-    "lost": lost, "doubled": doubled, "problems": problems[:20],
-    "unbalanced": len(unbalanced), "purchases": Purchase.objects.count(),
-    "cancelled": Purchase.objects.filter(status="cancelled").count(),
-    "events": OutboxEvent.objects.count(),
-    "deliveries": EventDelivery.objects.count(), "calm": calm, "chaos": chaos,
-    "mailed": sum(mailed.values()), "claimed": claimed, "unsent": unsent,
-}))
-"""
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -276,7 +158,7 @@ class Drill:
             self.counts.update(ast.literal_eval(found[-1]))
 
     def progress(self) -> dict:
-        return django_script(self.env, PROGRESS)
+        return in_store(self.env, "books.progress")
 
     def wait_drained(self, seconds: float = 180) -> dict:
         """Until every event is published and every handler has run (or time is up)."""
@@ -296,41 +178,33 @@ class Drill:
             time.sleep(0.5)
 
     def dead_letters(self) -> int:
-        done = django(self.env, "dead_letters")
+        done = manage(self.env, "dead_letters")
         return sum(int(n) for n in re.findall(r": (\d+) dead letter", done.stdout))
 
     # -- the phases --------------------------------------------------------------------
     def set_up(self, work: Path) -> list[Buyer]:
         self.lab.redis_start()
         self.lab.postgres_init()
-        self.env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "vodstore.settings",
-            "DATABASE_URL": self.lab.database_url,
-            "CACHE_URL": self.lab.cache_url,
-            "EVENT_BROKER_URL": self.rabbit.url,
-            "EVENT_BROKER_PREFIX": PREFIX,
-            "EVENT_BROKER_TIMEOUT": "3",
-            "EVENTS_LEASE_SECONDS": "5",  # a killed relay's rows are published again soon
-            "EVENTS_RETRY_BASE_SECONDS": "1",
-            "EVENTS_RETRY_MAX_SECONDS": "5",
-            "SECRET_KEY": secrets.token_urlsafe(45),
-            "SECURE_HTTPS": "false",
-            "DEBUG": "false",
-            "ALLOWED_HOSTS": HOST,
-            "STATIC_ROOT": str(work / "static"),
-            "PURCHASE_RATE": "100000/min",
-            "PAYMENT_SIMULATED_LEDGER": str(work / "gateway.sqlite3"),
-            "LOG_LEVEL": "WARNING",
+        self.env = store_env(
+            work,
+            DATABASE_URL=self.lab.database_url,
+            CACHE_URL=self.lab.cache_url,
+            EVENT_BROKER_URL=self.rabbit.url,
+            EVENT_BROKER_PREFIX=PREFIX,
+            EVENT_BROKER_TIMEOUT="3",
+            EVENTS_LEASE_SECONDS="5",  # a killed relay's rows are published again soon
+            EVENTS_RETRY_BASE_SECONDS="1",
+            EVENTS_RETRY_MAX_SECONDS="5",
+            PURCHASE_RATE="100000/min",
             # receipts: each message a file, so the books can count what was really sent
             # (django-environ takes the path after "filemail://" less its first "/")
-            "EMAIL_URL": f"filemail:///{work / 'mail'}",
-            "SITE_URL": f"http://{HOST}",
-        }
-        django(self.env, "migrate", "--no-input")
-        django(self.env, "collectstatic", "--no-input")
-        django(self.env, "load_demo_catalog", "--count", str(FILMS))
-        accounts = django_script({**self.env, "ACCOUNTS": str(ACCOUNTS)}, SETUP)
+            EMAIL_URL=f"filemail:///{work / 'mail'}",
+            SITE_URL=f"http://{HOST}",
+        )
+        store_open(self.env, films=FILMS)
+        accounts = in_store(
+            self.env, "seed.buyers", prefix="buyer", count=ACCOUNTS, emails=True, priced=True
+        )
         films = accounts["films"]
         SHUFFLE.shuffle(films)
         share = len(films) // ACCOUNTS
@@ -444,17 +318,7 @@ class Drill:
 
     def inject_poison(self) -> None:
         """A message that is no event of this store, routed to mileage's queue."""
-        script = f"""
-import django
-django.setup()
-from vodstore import broker
-with broker.connect() as conn:
-    conn.Producer().publish(b"\\xff poison", exchange="{PREFIX}.events",
-        routing_key="PaymentApproved", content_type="application/octet-stream",
-        content_encoding="binary")
-print("{{}}")
-"""
-        django_script(self.env, script)
+        in_store(self.env, "poison", exchange_prefix=PREFIX)
 
     def throughput(self, buyers: list[Buyer]) -> list[tuple[int, int, float]]:
         """(consumers, events, events per second) for 1, 2 and 4 mileage consumers."""
@@ -513,14 +377,12 @@ def main() -> int:
         for name in list(drill.relays):
             lab.stop(name)
         dead = drill.dead_letters()
-        books = django_script(
-            {
-                **drill.env,
-                "DRILL_CALM": json.dumps(calm["window"]),
-                "DRILL_CHAOS": json.dumps(chaos["window"]),
-                "DRILL_MAIL_DIR": str(work / "mail"),
-            },
-            BOOKS,
+        books = in_store(
+            drill.env,
+            "books.broker",
+            calm=calm["window"],
+            chaos=chaos["window"],
+            mail_dir=str(work / "mail"),
         )
     finally:
         with contextlib.suppress(Exception):

@@ -6,9 +6,9 @@ own ledger (8791), gunicorn with three workers (8792) and an outbox worker. Twen
 buyers (threads, urllib) buy by card and with points, double-click, lose answers and
 retry with the same Idempotency-Key, cancel and browse, while each phase breaks one
 thing a third of the way in and heals it at two thirds. After each phase the store
-settles (outbox drained, payments reconciled) and the books are checked against what
-the buyers were told and against the processor's ledger. Everything it started is
-stopped by process id at the end, also on an error or Ctrl-C.
+settles (outbox drained, payments reconciled) and the books (`scripts.books.faults`)
+are checked against what the buyers were told and against the processor's ledger.
+Everything it started is stopped by process id at the end, also on an error or Ctrl-C.
 
 FAULTS_SECONDS sets each phase's load (default 15 s); FAULTS_PHASES runs a subset
 (comma-separated names from PHASES).
@@ -20,7 +20,6 @@ import json
 import os
 import random
 import re
-import secrets
 import shutil
 import signal
 import sys
@@ -36,9 +35,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-import lab
-from lab import HOST, children, command, django, django_script, port_in_use
-from storerun import ROOT, wait_for
+from scripts import lab
+from scripts.runner import (
+    HOST,
+    ROOT,
+    children,
+    command,
+    in_store,
+    manage,
+    port_in_use,
+    report_write,
+    store_env,
+    store_open,
+    wait_for,
+)
 
 REDIS_PORT, PG_PORT, GATEWAY_PORT, WEB_PORT = 6391, 5491, 8791, 8792
 STORE = f"http://{HOST}:{WEB_PORT}"
@@ -58,153 +68,6 @@ GUNICORN = ["--workers", "3", "--worker-class", "gthread", "--threads", "40", "-
 
 NO_ANSWER = 0  # connection refused, reset or timed out
 DROPPED = -1  # the buyer stopped waiting on purpose (a lost answer)
-
-SETUP = """
-import json, os
-import django
-django.setup()
-from django.contrib.auth.models import User
-from catalog.models import Vod
-from vodstore.auth import tokens_in_bulk
-users = User.objects.bulk_create(
-    [User(username=f"buyer{i}", password="!") for i in range(int(os.environ["ACCOUNTS"]))]
-)
-tokens = tokens_in_bulk(users)
-films = list(Vod.objects.filter(is_active=True).values_list("id", flat=True))
-print(json.dumps({"tokens": tokens, "films": films}))
-"""
-
-# The books after a phase has settled, against the processor's ledger (FAULTS_LEDGER)
-# and what the buyers were told (FAULTS_TOLD). Every discrepancy is a string key, so a
-# phase reports only those the phases before it had not.
-BOOKS = """
-import json, os
-from collections import Counter, defaultdict
-import django
-django.setup()
-from django.conf import settings
-from django.db.models import Sum
-from mileage.models import MileageAccount, MileageEntry
-from payment.models import Payment
-from purchase.models import Purchase
-from vodstore.models import OutboxEvent
-
-ledger = json.loads(open(os.environ["FAULTS_LEDGER"]).read())
-told = json.loads(open(os.environ["FAULTS_TOLD"]).read())
-charges = {c["reference"]: c for c in ledger["charges"]}
-purchases = {
-    p["id"]: p
-    for p in Purchase.objects.values("id", "user_id", "vod_id", "status", "payment_method")
-}
-payments = list(
-    Payment.objects.values("id", "purchase_id", "method", "amount", "status", "gateway_reference")
-)
-payment_of = {p["purchase_id"]: p for p in payments}
-paying = {r for r in (p["gateway_reference"] for p in payments) if r}
-
-
-def kept(charge):  # money the processor holds or has taken, and not given back
-    if charge["amount"] <= 0:
-        return False
-    return charge["status"] == "authorized" or (
-        charge["status"] == "captured" and charge["refunded"] < charge["amount"]
-    )
-
-
-def live(charge):  # what a paid card purchase needs: captured, nothing refunded
-    return charge["status"] == "captured" and charge["refunded"] == 0
-
-
-in_use = {  # the charges of approved payments of paid purchases
-    p["gateway_reference"]
-    for p in payments
-    if p["status"] == "approved"
-    and p["gateway_reference"]
-    and purchases.get(p["purchase_id"], {}).get("status") == "paid"
-}
-orphans = [f"charge {r}" for r, c in charges.items() if kept(c) and r not in in_use]
-
-holders = defaultdict(list)
-for p in payments:
-    charge = charges.get(p["gateway_reference"])
-    purchase = purchases.get(p["purchase_id"])
-    if charge and purchase and kept(charge):
-        holders[(purchase["user_id"], purchase["vod_id"])].append(charge["reference"])
-double_charges = [f"user {u} film {v}" for (u, v), refs in holders.items() if len(refs) > 1]
-double_refunds = [f"charge {r}" for r, c in charges.items() if c["refunds"] > 1]
-
-paid_without_charge = []
-for purchase in purchases.values():
-    if purchase["status"] != "paid":
-        continue
-    payment = payment_of.get(purchase["id"])
-    if payment is None or payment["status"] != "approved":
-        paid_without_charge.append(f"purchase {purchase['id']} (no approved payment)")
-    elif payment["method"] == "card" and payment["amount"] > 0:
-        charge = charges.get(payment["gateway_reference"])
-        if charge is None or not live(charge):
-            state = "none" if charge is None else (
-                f"{charge['status']}, refunded {charge['refunded']}"
-            )
-            paid_without_charge.append(f"purchase {purchase['id']} (charge: {state})")
-
-earn, cost = settings.MILEAGE_EARN_PER_PURCHASE, settings.MILEAGE_FREE_VOD_COST
-net = dict(
-    MileageEntry.objects.values("purchase_id")
-    .annotate(total=Sum("delta"))
-    .values_list("purchase_id", "total")
-)
-points = []
-for purchase in purchases.values():
-    payment = payment_of.get(purchase["id"]) or {}
-    if purchase["status"] != "paid":
-        expected = 0
-    elif purchase["payment_method"] == "mileage":
-        expected = -cost
-    else:
-        expected = earn if payment.get("amount", 0) > 0 else 0
-    if net.get(purchase["id"], 0) != expected:
-        points.append(
-            f"purchase {purchase['id']} ({purchase['payment_method']}, {purchase['status']}):"
-            f" {net.get(purchase['id'], 0):+d}, expected {expected:+d}"
-        )
-points += [f"entries of unknown purchase {p}: {n:+d}" for p, n in net.items() if p not in purchases]
-for account in MileageAccount.objects.annotate(total=Sum("entries__delta")):
-    if account.balance != (account.total or 0):
-        points.append(
-            f"account {account.pk}: balance {account.balance}, ledger {account.total or 0}"
-        )
-
-cancel_sent = set(told["cancel_sent"])
-told_wrong = []
-for pid in told["paid"]:
-    purchase = purchases.get(pid)
-    if purchase is None:
-        told_wrong.append(f"201 for purchase {pid}, which does not exist")
-    elif purchase["status"] == "cancelled" and pid not in cancel_sent:
-        told_wrong.append(f"201 for purchase {pid}, cancelled though nobody asked")
-for pid in told["cancelled"]:
-    if purchases.get(pid, {}).get("status") != "cancelled":
-        told_wrong.append(f"200 cancel of purchase {pid}, which is not cancelled")
-
-print(json.dumps({
-    "found": {
-        "orphan_charges": orphans,
-        "double_charges": double_charges,
-        "double_refunds": double_refunds,
-        "paid_without_charge": paid_without_charge,
-        "points": points,
-        "told": told_wrong,
-    },
-    "summary": {
-        "purchases": dict(Counter(p["status"] for p in purchases.values())),
-        "charges": dict(Counter(c["status"] for c in charges.values())),
-        "unused_charges": len([r for r in charges if r not in paying]),
-        "events_waiting": OutboxEvent.objects.filter(status="pending").count(),
-        "events_failed": OutboxEvent.objects.filter(status="failed").count(),
-    },
-}))
-"""
 
 KINDS = {  # the discrepancies, in the table's order
     "orphan_charges": "orphan charges",
@@ -408,11 +271,11 @@ class Told:
     cancel_sent: set[int] = field(default_factory=set)  # purchases a buyer asked to cancel
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def as_json(self) -> str:
+    def as_lists(self) -> dict[str, list[int]]:
         with self.lock:
-            return json.dumps(
-                {name: sorted(getattr(self, name)) for name in ("paid", "cancelled", "cancel_sent")}
-            )
+            return {
+                name: sorted(getattr(self, name)) for name in ("paid", "cancelled", "cancel_sent")
+            }
 
 
 class Buyer:
@@ -612,29 +475,24 @@ class Row:
     logged: list["Logged"]
 
 
-def store_env(work: Path, name: str, database_url: str, cache_url: str | None) -> dict:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "vodstore.settings",
-        "FAULTS_STORE": name,
-        "DATABASE_URL": database_url,
-        "PAYMENT_GATEWAY": "http",
-        "PAYMENT_GATEWAY_URL": GATEWAY,
-        "PAYMENT_RECONCILE_GRACE_SECONDS": str(RECONCILE_GRACE),
+def faults_env(work: Path, name: str, database_url: str, cache_url: str | None) -> dict:
+    """The store's production-like environment (runner.store_env), its processor the
+    drill's own over HTTP, and the drill's pace: short graces, a high purchase rate."""
+    env = store_env(
+        work,
+        FAULTS_STORE=name,
+        DATABASE_URL=database_url,
+        PAYMENT_GATEWAY="http",
+        PAYMENT_GATEWAY_URL=GATEWAY,
+        PAYMENT_RECONCILE_GRACE_SECONDS=str(RECONCILE_GRACE),
         # a lookup is final once a call's deadline has passed: shorter than the grace
-        "PAYMENT_GATEWAY_TIMEOUT": str(RECONCILE_GRACE - 1),
-        "SECRET_KEY": secrets.token_urlsafe(45),  # 60 characters
-        "SECURE_HTTPS": "false",
-        "DEBUG": "false",
-        "ALLOWED_HOSTS": HOST,
-        "STATIC_ROOT": str(work / "static"),
-        "PURCHASE_RATE": "1000/min",
-        "EVENTS_DISPATCH_GRACE_SECONDS": "3",
-        "EVENTS_RETRY_BASE_SECONDS": "1",
-        "EVENTS_RETRY_MAX_SECONDS": str(EVENTS_RETRY_MAX),
-        "LOG_LEVEL": "WARNING",
-    }
-    env.pop("CACHE_URL", None)
+        PAYMENT_GATEWAY_TIMEOUT=str(RECONCILE_GRACE - 1),
+        PURCHASE_RATE="1000/min",
+        EVENTS_DISPATCH_GRACE_SECONDS="3",
+        EVENTS_RETRY_BASE_SECONDS="1",
+        EVENTS_RETRY_MAX_SECONDS=str(EVENTS_RETRY_MAX),
+    )
+    env.pop("CACHE_URL", None)  # none: a local-memory cache
     if cache_url:
         env["CACHE_URL"] = cache_url
     return env
@@ -646,20 +504,18 @@ def open_store(lab: Lab, name: str) -> Store:
     if name == "postgres":
         lab.redis_start()
         lab.postgres_init()
-        env = store_env(
+        env = faults_env(
             lab.work,
             name,
             f"postgres://postgres@{HOST}:{PG_PORT}/vodstore",
             f"redis://{HOST}:{REDIS_PORT}/0",
         )
     else:
-        env = store_env(lab.work, name, f"sqlite:///{lab.work / 'drill.sqlite3'}", None)
+        env = faults_env(lab.work, name, f"sqlite:///{lab.work / 'drill.sqlite3'}", None)
     lab.stop("gateway")  # each store gets a processor with a ledger of its own
     lab.gateway_start(lab.work / f"gateway-{name}.sqlite3")
-    django(env, "migrate", "--no-input")
-    django(env, "collectstatic", "--no-input")
-    django(env, "load_demo_catalog", "--count", str(FILMS))
-    accounts = django_script({**env, "ACCOUNTS": str(ACCOUNTS)}, SETUP)
+    store_open(env, films=FILMS)
+    accounts = in_store(env, "seed.buyers", prefix="buyer", count=ACCOUNTS)
     told = Told()
     buyers = [Buyer(token, accounts["films"], told) for token in accounts["tokens"]]
     lab.store_start(env)
@@ -690,10 +546,10 @@ def drain_outbox(env: dict, *, until_idle: bool) -> str:
     """Deliver every due event: `outbox_worker --until-idle`, or `--once` until a pass
     claims nothing where that flag is not there yet. What went wrong, if anything."""
     if until_idle:
-        done = django(env, "outbox_worker", "--until-idle", check=False)
+        done = manage(env, "outbox_worker", "--until-idle", check=False)
         return "" if done.returncode == 0 else f"outbox_worker --until-idle: {done.stderr[-800:]}"
     for _ in range(50):
-        done = django(env, "outbox_worker", "--once", check=False)
+        done = manage(env, "outbox_worker", "--once", check=False)
         if done.returncode:
             return f"outbox_worker --once: {done.stderr[-800:]}"
         if "claimed" not in done.stdout:
@@ -703,7 +559,7 @@ def drain_outbox(env: dict, *, until_idle: bool) -> str:
 
 def reconcile(env: dict) -> str:
     """`payments_reconcile`: finish the operations left in doubt. What went wrong."""
-    done = django(env, "payments_reconcile", check=False)
+    done = manage(env, "payments_reconcile", check=False)
     if done.returncode:
         return f"payments_reconcile exited {done.returncode}: {(done.stdout + done.stderr)[-800:]}"
     return ""
@@ -714,21 +570,17 @@ def settle(lab: Lab, store: Store) -> tuple[dict, str, list[str]]:
     reconciled. Then the books, and whether `payments_reconcile --check` is content."""
     notes = lab.revive()
     time.sleep(RECONCILE_GRACE + 1)  # operations in doubt are older than the grace now
-    reconciler = "payments_reconcile" in django(store.env, "help").stdout
-    until_idle = "--until-idle" in django(store.env, "outbox_worker", "--help").stdout
+    reconciler = "payments_reconcile" in manage(store.env, "help").stdout
+    until_idle = "--until-idle" in manage(store.env, "outbox_worker", "--help").stdout
     if not reconciler:
         notes.append("manage.py payments_reconcile does not exist (yet)")
-    ledger_file = lab.work / f"ledger-{store.name}.json"
-    told_file = lab.work / f"told-{store.name}.json"
-    books_env = {**store.env, "FAULTS_LEDGER": str(ledger_file), "FAULTS_TOLD": str(told_file)}
     for attempt in range(4):
         notes.append(drain_outbox(store.env, until_idle=until_idle))
         if reconciler:
             notes.append(reconcile(store.env))
             notes.append(drain_outbox(store.env, until_idle=until_idle))  # what it published
-        ledger_file.write_text(json.dumps(gateway_call("/ledger")))
-        told_file.write_text(store.told.as_json())
-        books = django_script(books_env, BOOKS)
+        ledger = gateway_call("/ledger")["charges"]
+        books = in_store(store.env, "books.faults", ledger=ledger, **store.told.as_lists())
         if not books["summary"]["events_waiting"] or attempt == 3:
             break
         time.sleep(EVENTS_RETRY_MAX)  # a failed handler's next try is due by then
@@ -737,7 +589,7 @@ def settle(lab: Lab, store: Store) -> tuple[dict, str, list[str]]:
         notes.append(f"{books['summary']['events_waiting']} events still waiting")
     if not reconciler:
         return books, "no (no payments_reconcile)", notes
-    check = django(store.env, "payments_reconcile", "--check", check=False)
+    check = manage(store.env, "payments_reconcile", "--check", check=False)
     if check.returncode == 0:
         return books, "yes", notes
     output = (check.stdout + check.stderr).strip()[-2000:]
@@ -976,9 +828,7 @@ def main() -> int:
             last,
         ]
     )
-    reports = ROOT / "reports"
-    reports.mkdir(exist_ok=True)
-    (reports / "faults.md").write_text(report + "\n")
+    report_write("faults", report)
     print("\n" + report.removesuffix(last).rstrip() + "\n")
     failed = bool(discrepancies or unexpected)
     if failed:

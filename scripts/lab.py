@@ -1,95 +1,26 @@
-"""What the drills that start services of their own share (`make faults`, `make
-security`): running programs and manage.py, and a `Lab` that starts a Redis, a
-PostgreSQL cluster and gunicorn on ports of its own on 127.0.0.1 and stops each of them
-by its process id at the end, whatever happened.
-
-Its messages are prefixed with the name of the drill that runs it (faults, security).
+"""The processes a drill breaks on purpose (`make faults`, `make security`, `make
+broker-drill`): a `Lab` starts a Redis, a PostgreSQL cluster and gunicorn on ports of its
+own on 127.0.0.1 and stops each of them by its process id at the end, whatever happened.
 """
 
 import contextlib
-import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from storerun import BIN, ROOT, wait_for
-
-HOST = "127.0.0.1"
-PROGRAM = Path(sys.argv[0]).stem  # "faults", "security"
-
-
-def command(name: str) -> str:
-    """The full path of a program on the PATH, or stop with what is missing."""
-    found = shutil.which(name)
-    if found is None:
-        raise SystemExit(f"{PROGRAM}: {name} is not on the PATH")
-    return found
-
-
-def run(args: list, *, timeout: float = 120, check: bool = True, **kwargs):
-    """Run a program to its end; on failure (when `check`) stop with its output."""
-    try:
-        done = subprocess.run(  # noqa: S603 - our own fixed commands
-            [str(a) for a in args], capture_output=True, text=True, timeout=timeout, **kwargs
-        )
-    except subprocess.TimeoutExpired as exc:
-        done = subprocess.CompletedProcess(exc.cmd, -9, "", f"timed out after {timeout:.0f} s")
-    if check and done.returncode:
-        raise SystemExit(
-            f"{PROGRAM}: {' '.join(map(str, args))} failed ({done.returncode}):\n"
-            f"{done.stdout}{done.stderr}"
-        )
-    return done
-
-
-def django(env: dict, *args: str, timeout: float = 180, check: bool = True):
-    """`manage.py ARGS` with the store's environment."""
-    return run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, timeout=timeout, check=check
-    )
-
-
-def django_script(env: dict, script: str) -> dict:
-    """A Python snippet after django.setup(); its JSON answer."""
-    return json.loads(run([sys.executable, "-c", script], cwd=ROOT, env=env).stdout)
-
-
-def children(parent: int) -> list[int]:
-    """The process ids whose parent is `parent`, from /proc."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        with contextlib.suppress(OSError, ValueError, IndexError):
-            state_and_more = stat.read_text().rsplit(")", 1)[1].split()
-            if int(state_and_more[1]) == parent:
-                found.append(int(stat.parent.name))
-    return found
-
-
-def port_in_use(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.settimeout(0.5)
-        return probe.connect_ex((HOST, port)) == 0
-
-
-def redis_ping(port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5) as s:
-        s.sendall(b"PING\r\n")
-        return s.recv(16).startswith(b"+PONG")
-    return False
-
-
-def wait_until(ready: Callable[[], bool], what: str, seconds: float = 30) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{PROGRAM}: {what} did not come up in {seconds:.0f} s")
-        time.sleep(0.1)
+from scripts.runner import (
+    HOST,
+    ROOT,
+    children,
+    command,
+    gunicorn,
+    redis_ping,
+    run,
+    wait_for,
+    wait_until,
+)
 
 
 class Lab:
@@ -204,7 +135,6 @@ class Lab:
 
     def web_start(self) -> None:
         """gunicorn serving the store of `self.env`, once it answers /healthz."""
-        server = ["vodstore.wsgi:application", "--bind", f"{HOST}:{self.web_port}"]
-        server += [*self.gunicorn, "--log-level", "warning"]
-        self.spawn("web", [BIN / "gunicorn", *server], log=self.web_log(), env=self.env)
+        server = gunicorn(self.web_port, self.gunicorn)
+        self.spawn("web", server, log=self.web_log(), env=self.env)
         wait_for(f"http://{HOST}:{self.web_port}/healthz", seconds=60)

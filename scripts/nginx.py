@@ -1,7 +1,7 @@
 """An nginx of one's own on 127.0.0.1 running the store's production server block
 (deploy/nginx/vodstore.conf) in front of a store already listening somewhere, for the
 test of the X-Accel-Redirect path (tests/test_streaming_nginx.py) and the media
-benchmark (`scripts/bench.py media`): never the machine's own nginx. Its configuration,
+benchmark (`python -m scripts.bench media`): never the machine's own nginx. Its configuration,
 pid file, logs and temporary folders live in a folder of its own, and it is stopped by
 its process id.
 

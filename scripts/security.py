@@ -3,10 +3,11 @@
 Starts the store as production runs it (DEBUG off, a random SECRET_KEY, ALLOWED_HOSTS
 127.0.0.1; SECURE_HTTPS off only because this is plain HTTP on loopback) on a
 PostgreSQL cluster (5492) and a Redis (6392) of its own, served by gunicorn on
-127.0.0.1:8793. Set-up makes the identities with the ORM (users, a staff user with
-`catalog.add_vod` and not `purchase.change_purchase`, films of ₩0), then everything
-else goes over HTTP as an outsider would: tokens from /api/auth/token/, a session
-from the log-in form, then
+127.0.0.1:8793. Set-up makes the identities and the films inside the store
+(`scripts.seed.security_world`: users, a staff user with `catalog.add_vod` and not
+`purchase.change_purchase`, films of ₩0 and priced ones through catalog's service),
+then everything else goes over HTTP as an outsider would: tokens from
+/api/auth/token/, a session from the log-in form, then
 
 - schemathesis against the served /api/schema/, once per identity (anonymous, a
   user's token, the staff user's token), `--checks all`, bounded;
@@ -46,8 +47,18 @@ from pathlib import Path
 
 import requests.adapters
 import requests.structures
-from lab import HOST, Lab, django, django_script, port_in_use
-from storerun import BIN, ROOT
+
+from scripts.lab import Lab
+from scripts.runner import (
+    BIN,
+    HOST,
+    ROOT,
+    in_store,
+    port_in_use,
+    report_write,
+    store_env,
+    store_open,
+)
 
 REDIS_PORT, PG_PORT, WEB_PORT = 6392, 5492, 8793
 STORE = f"http://{HOST}:{WEB_PORT}"
@@ -71,41 +82,6 @@ EXPENSIVE = 50_000  # ₩, the film the points exploit tries to take for free
 
 # The identities and the accounts the attacks use; each gets a random password.
 PEOPLE = ["alice", "bob", "editor", "target", "zero", "racer", "spender"]
-
-SETUP = """
-import json, os
-import django
-django.setup()
-from django.contrib.auth.models import Permission, User
-from catalog.models import Vod
-
-passwords = json.loads(os.environ["SECURITY_PASSWORDS"])
-users = {
-    name: User.objects.create_user(username=name, password=password, email=f"{name}@example.com")
-    for name, password in passwords.items()
-}
-editor = users["editor"]  # staff who may add films, and nothing about purchases
-editor.is_staff = True
-editor.save(update_fields=["is_staff"])
-add_vod = Permission.objects.get(content_type__app_label="catalog", codename="add_vod")
-editor.user_permissions.add(add_vod)
-
-
-def film(title, price):
-    return Vod.objects.create(
-        title=title, synopsis="A film.", genre="drama", release_year=2020,
-        runtime_minutes=100, price=price,
-    ).id
-
-
-print(json.dumps({
-    "users": {name: user.id for name, user in users.items()},
-    "free": [film(f"Free film {i}", 0) for i in range(5)],
-    "priced": [film(f"Film {i}", 4500 + 100 * i) for i in range(int(os.environ["PRICED"]))],
-    "expensive": film("The expensive film", int(os.environ["EXPENSIVE"])),
-}))
-"""
-
 
 # --- what an attack heard and found ----------------------------------------------------
 
@@ -290,22 +266,17 @@ class World:
         return self.priced[self.taken - n : self.taken]
 
 
-def store_env(lab: Lab) -> dict:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "vodstore.settings",
-        "DEBUG": "false",
-        "SECRET_KEY": secrets.token_urlsafe(45),  # 60 characters, new every run
-        "SECURE_HTTPS": "false",  # plain HTTP on 127.0.0.1 only
-        "ALLOWED_HOSTS": HOST,
-        "DATABASE_URL": lab.database_url,
-        "CACHE_URL": lab.cache_url,
-        "STATIC_ROOT": str(lab.work / "static"),
-        "PAYMENT_SIMULATED_LEDGER": str(lab.work / "gateway.sqlite3"),
-        "MILEAGE_EARN_PER_PURCHASE": str(EARN),
-        "MILEAGE_FREE_VOD_COST": str(FREE_COST),
-        "LOG_LEVEL": "WARNING",
-    }
+def security_env(lab: Lab) -> dict:
+    """The store as production runs it (runner.store_env: DEBUG off, a new random
+    SECRET_KEY every run, plain HTTP on 127.0.0.1 only) on the lab's PostgreSQL and
+    Redis, with the mileage rules the attacks count on."""
+    env = store_env(
+        lab.work,
+        DATABASE_URL=lab.database_url,
+        CACHE_URL=lab.cache_url,
+        MILEAGE_EARN_PER_PURCHASE=str(EARN),
+        MILEAGE_FREE_VOD_COST=str(FREE_COST),
+    )
     for name in ("CSRF_TRUSTED_ORIGINS", "PURCHASE_RATE"):  # production's own defaults
         env.pop(name, None)
     return env
@@ -314,18 +285,15 @@ def store_env(lab: Lab) -> dict:
 def open_store(lab: Lab) -> World:
     lab.redis_start()
     lab.postgres_init()
-    lab.env = store_env(lab)
-    django(lab.env, "migrate", "--no-input")
-    django(lab.env, "collectstatic", "--no-input")
+    lab.env = security_env(lab)
+    store_open(lab.env)
     passwords = {name: secrets.token_urlsafe(18) for name in PEOPLE}
-    made = django_script(
-        {
-            **lab.env,
-            "SECURITY_PASSWORDS": json.dumps(passwords),
-            "PRICED": str(PRICED_FILMS),
-            "EXPENSIVE": str(EXPENSIVE),
-        },
-        SETUP,
+    made = in_store(
+        lab.env,
+        "seed.security_world",
+        passwords=passwords,
+        priced=PRICED_FILMS,
+        expensive=EXPENSIVE,
     )
     lab.web_start()
     return World(made["users"], passwords, made["free"], made["priced"], made["expensive"])
@@ -1151,9 +1119,7 @@ def main() -> int:
             last,
         ]
     )
-    reports = ROOT / "reports"
-    reports.mkdir(exist_ok=True)
-    (reports / "security.md").write_text(report_text + "\n")
+    report_write("security", report_text)
     print("\n" + report_text.removesuffix(last).rstrip() + "\n")
     failed = bool(errors or findings or broken)
     if failed:

@@ -19,7 +19,8 @@ from payment.models import Payment
 from purchase import services
 from purchase.models import Purchase
 from purchase.sales import SalesFigures, sales_overview
-from tests.conftest import assert_books_balance, make_user, make_vod
+from scripts import books
+from tests.conftest import make_user, make_vod
 from vodstore.charts import nice_top
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +99,10 @@ def month_of_sales(committed, today):
     buy(committed, bob, river, at=store_time(today, 0, 30))
     buy(committed, carol, moon, at=store_time(today - timedelta(days=29), 0, 0))
     buy(committed, alice, moon, at=store_time(today - timedelta(days=30), 23, 59))
-    assert_books_balance()
+    # the books balance, but for carol's points from before them
+    assert books.problems() == [
+        f"entries of unknown purchase {10**9 + carol.id}: {{'earned': [5000]}}"
+    ]
 
 
 def by_day(overview) -> dict[date, SalesFigures]:
