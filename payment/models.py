@@ -125,3 +125,8 @@ class Payment(models.Model):
 
     def __str__(self) -> str:
         return f"payment {self.id} for purchase {self.purchase_id} ({self.status})"
+
+    @property
+    def approved(self) -> bool:
+        """Still holding the money (or the points): not cancelled."""
+        return self.status == self.Status.APPROVED

@@ -2,6 +2,7 @@
 English `detail`."""
 
 from django.conf import settings
+from django.db import models
 from django.utils.translation import gettext, gettext_lazy, ngettext, ngettext_lazy
 
 from vodstore.errors import DomainError
@@ -22,16 +23,24 @@ class AlreadyOwned(DomainError):
     user_message = gettext_lazy("You already own this film.")
 
 
+class RefundRefusal(models.TextChoices):
+    """Why a purchase can no longer be cancelled (`NotCancellable`'s `reason`)."""
+
+    NOT_PAID = "not_paid"
+    WINDOW_PASSED = "refund_window_passed"
+    WATCHED = "watched"
+
+
 def not_refundable_message(reason: str) -> str:
     """Why the owner can no longer cancel a purchase (a `reason` of `NotCancellable`,
     from `services.refund_rules`), as the storefront says it."""
-    if reason == "refund_window_passed":
+    if reason == RefundRefusal.WINDOW_PASSED:
         return ngettext(
             "This purchase can no longer be refunded: the %(days)d-day refund window has passed.",
             "This purchase can no longer be refunded: the %(days)d-day refund window has passed.",
             settings.REFUND_WINDOW_DAYS,
         ) % {"days": settings.REFUND_WINDOW_DAYS}
-    if reason == "watched":
+    if reason == RefundRefusal.WATCHED:
         minutes = max(1, settings.REFUND_WATCHED_SECONDS // 60)
         return ngettext(
             "This purchase can no longer be refunded: the film has played past %(minutes)d minute.",
@@ -43,14 +52,14 @@ def not_refundable_message(reason: str) -> str:
 
 
 class NotCancellable(DomainError):
-    """`reason`: "not_paid", "refund_window_passed" or "watched"."""
+    """`reason`: a `RefundRefusal`."""
 
     status_code = 409
     code = "not_cancellable"
     default_detail = "Only a paid purchase can be cancelled."
 
     def message(self) -> str:
-        return not_refundable_message(str(self.extra.get("reason", "not_paid")))
+        return not_refundable_message(str(self.extra.get("reason", RefundRefusal.NOT_PAID)))
 
 
 class PurchaseNotFound(DomainError):

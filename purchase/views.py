@@ -21,7 +21,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from catalog.selectors import VodNotFound, vod_info, vod_media, vods_by_ids
 from payment.selectors import payment_list
 from purchase import selectors, services
-from purchase.exceptions import VodNotAvailable, not_refundable_message
+from purchase.exceptions import RefundRefusal, VodNotAvailable, not_refundable_message
 from purchase.models import Purchase
 from purchase.templatetags.buying import buy_return_url
 from vodstore.errors import DomainError
@@ -91,8 +91,10 @@ def _valid_key(key: str) -> bool:
 
 def with_refund_terms(purchase: Purchase) -> Purchase:
     """`purchase` with what the templates say of its refund: `refund_reason` (None while
-    its owner may still cancel it) and `refund_until` (the window's end)."""
+    its owner may still cancel it; one of `refund_reasons`) and `refund_until` (the
+    window's end)."""
     purchase.refund_reason = services.refund_rules(purchase)
+    purchase.refund_reasons = RefundRefusal
     purchase.refund_until = purchase.created_at + timedelta(days=settings.REFUND_WINDOW_DAYS)
     purchase.refund_minutes = max(1, settings.REFUND_WATCHED_SECONDS // 60)
     return purchase
