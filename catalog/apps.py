@@ -10,11 +10,16 @@ class CatalogConfig(AppConfig):
 
     def ready(self) -> None:
         from catalog.cache import on_vod_saved_or_deleted
-        from catalog.models import Vod
+        from catalog.models import Vod, VodMedia
 
         # Model signals rather than the VodRegistered event: they also see admin edits,
-        # withdrawals and deletions, which publish no event.
-        post_save.connect(on_vod_saved_or_deleted, sender=Vod, dispatch_uid="catalog-cache-save")
-        post_delete.connect(
-            on_vod_saved_or_deleted, sender=Vod, dispatch_uid="catalog-cache-delete"
-        )
+        # withdrawals and deletions, which publish no event. A film's media too: its
+        # page says whether it has a trailer.
+        for model in (Vod, VodMedia):
+            name = model._meta.model_name
+            post_save.connect(
+                on_vod_saved_or_deleted, sender=model, dispatch_uid=f"catalog-cache-save-{name}"
+            )
+            post_delete.connect(
+                on_vod_saved_or_deleted, sender=model, dispatch_uid=f"catalog-cache-delete-{name}"
+            )

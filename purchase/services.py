@@ -22,9 +22,15 @@ from payment.services import (
 )
 from purchase import idempotency
 from purchase.events import VodPurchaseCancelled, VodPurchased
-from purchase.exceptions import AlreadyOwned, NotCancellable, PurchaseNotFound, VodNotAvailable
+from purchase.exceptions import (
+    AlreadyOwned,
+    NotCancellable,
+    PurchaseNotFound,
+    RefundRefusal,
+    VodNotAvailable,
+)
 from purchase.models import IdempotencyKey, Purchase, WatchProgress
-from purchase.selectors import purchase_of_vod
+from purchase.selectors import owned_forget, purchase_of_vod
 from purchase.throttling import purchase_attempt
 from vodstore.errors import DomainError
 from vodstore.events import publish
@@ -150,6 +156,7 @@ def purchase_create(
     )
     try:
         with transaction.atomic():
+            transaction.on_commit(lambda: owned_forget(user_id=user_id), robust=True)
             purchase = Purchase.objects.create(
                 user_id=user_id,
                 vod_id=vod.id,
@@ -221,6 +228,8 @@ def purchase_cancel(*, user_id: int, purchase_id: int, as_staff: bool = False) -
             raise PurchaseNotFound()
         if not cancelled:
             raise _why_not_cancellable(purchase)
+        owner = purchase.user_id
+        transaction.on_commit(lambda: owned_forget(user_id=owner), robust=True)
         publish(
             VodPurchaseCancelled(
                 purchase_id=purchase.id,
@@ -241,24 +250,24 @@ def refund_rules(purchase: Purchase) -> str | None:
     """Why the owner can no longer cancel `purchase` for a refund (a `reason` code of
     `NotCancellable`), or None while they can."""
     if purchase.status != Purchase.Status.PAID:
-        return "not_paid"
+        return RefundRefusal.NOT_PAID
     if purchase.created_at < _refund_window_opened():
-        return "refund_window_passed"
+        return RefundRefusal.WINDOW_PASSED
     # no progress yet: the reverse one-to-one raises an AttributeError, hence None
     progress = getattr(purchase, "progress", None)
     if progress is not None and progress.furthest_seconds >= settings.REFUND_WATCHED_SECONDS:
-        return "watched"
+        return RefundRefusal.WATCHED
     return None
 
 
 def _why_not_cancellable(purchase: Purchase) -> NotCancellable:
-    reason = refund_rules(purchase) or "not_paid"
+    reason = refund_rules(purchase) or RefundRefusal.NOT_PAID
     detail = {
-        "not_paid": NotCancellable.default_detail,
-        "refund_window_passed": (
+        RefundRefusal.NOT_PAID: NotCancellable.default_detail,
+        RefundRefusal.WINDOW_PASSED: (
             f"The refund window ({settings.REFUND_WINDOW_DAYS} days after buying) has passed."
         ),
-        "watched": (
+        RefundRefusal.WATCHED: (
             f"The film has played past {settings.REFUND_WATCHED_SECONDS // 60} minutes, "
             "so it can no longer be refunded."
         ),

@@ -118,7 +118,28 @@ SEARCH = "catalog search"
 DETAIL, DETAIL_MISS = "film detail", "film detail, first view"
 PURCHASE, CANCEL = "card purchase", "cancel"
 CATALOG = [LIST, LIST_MISS, SEARCH, DETAIL, DETAIL_MISS]
-ENDPOINTS = [FLOOR, *CATALOG, PURCHASE, CANCEL]
+# The storefront's pages as people use them: a visitor, then a signed-in buyer (whose
+# pages carry a header, a balance, owned marks and a buy box of their own).
+PAGE_LIST, PAGE_DEEP, PAGE_GENRE = "page: catalog", "page: catalog, deep", "page: genre"
+PAGE_SEARCH, PAGE_FILM = "page: search", "page: film"
+SIGNED_IN = ", signed in"
+PAGE_LIBRARY, PAGE_PURCHASES = "page: library, signed in", "page: purchases, signed in"
+VISITOR_PAGES = [PAGE_LIST, PAGE_DEEP, PAGE_GENRE, PAGE_SEARCH, PAGE_FILM]
+STOREFRONT = [
+    *VISITOR_PAGES,
+    *(name + SIGNED_IN for name in VISITOR_PAGES),
+    PAGE_LIBRARY,
+    PAGE_PURCHASES,
+]
+# The issue's targets, as ratios to the floor (PostgreSQL): at least these.
+TARGETS = {
+    **dict.fromkeys(VISITOR_PAGES, 0.5),
+    **{name + SIGNED_IN: 0.3 for name in VISITOR_PAGES},
+    PAGE_LIBRARY: 0.2,
+    PAGE_PURCHASES: 0.2,
+}
+READERS, READER_FILMS = 100, 8  # signed-in buyers browsing, and the films each owns
+ENDPOINTS = [FLOOR, *CATALOG, *STOREFRONT, PURCHASE, CANCEL]
 # BENCH_ONLY="catalog list;card purchase" runs just those classes (and the floor); ";"
 # because class names have commas.
 ONLY = [name.strip() for name in os.environ.get("BENCH_ONLY", "").split(";") if name.strip()]
@@ -127,6 +148,7 @@ if unknown := set(ONLY) - set(ENDPOINTS):
 if ONLY:
     ENDPOINTS = [name for name in ENDPOINTS if name == FLOOR or name in ONLY]
     CATALOG = [name for name in CATALOG if name in ONLY]
+    STOREFRONT = [name for name in STOREFRONT if name in ONLY]
 # Classes whose requests must never repeat (they change the store): the warm-up takes
 # the first fifth of them, each run a share of the rest.
 ONCE_ONLY = {PURCHASE, CANCEL}
@@ -383,6 +405,8 @@ def request_lines(name: str, data: dict, rng: random.Random) -> list[str]:
         cancels = data["cancels"][:]
         rng.shuffle(cancels)
         return [f"POST /api/purchases/{pid}/cancel/ {token} {{}}" for token, pid in cancels]
+    if name.startswith("page: "):
+        return storefront_lines(name, data, rng)
     if name == WATCH:  # the owner's Watch page: a new signed URL each time
         return [f"GET /films/{data['film']}/watch/ {data['cookie']} -"]
     if name == RANGES:  # 1 MiB at a random MiB of the feature, as a player seeking
@@ -392,6 +416,43 @@ def request_lines(name: str, data: dict, rng: random.Random) -> list[str]:
             for first in offsets
         ]
     raise ValueError(name)
+
+
+def storefront_lines(name: str, data: dict, rng: random.Random) -> list[str]:
+    """A storefront class's requests: a visitor's, or a signed-in reader's (one of
+    READERS browsers, each sending its session and CSRF cookies)."""
+    signed_in = name.endswith(", signed in")
+    page = name.removesuffix(", signed in")
+    if page == "page: catalog":
+        paths = ["/"]
+    elif page == "page: catalog, deep":  # pages 100 to 400 of the newest-first list
+        paths = [f"/?page={n}" for n in range(100, 401)]
+    elif page == "page: genre":
+        paths = [
+            f"/?genre={g}" + (f"&page={n}" if n > 1 else "")
+            for g in GENRES
+            for n in (1, 2, 3, 4, 5)
+        ]
+    elif page == "page: search":
+        paths = [f"/?q={quote(w)}" for w in data["search_words"]]
+    elif page == "page: film":
+        paths = [f"/films/{i}/" for i in data["popular"]]
+    elif page == "page: library":
+        paths = ["/library/"]
+    elif page == "page: purchases":
+        paths = ["/purchases/"]
+    else:
+        raise ValueError(name)
+    if not signed_in:
+        lines = [f"GET {p}" for p in paths]
+    else:  # every reader over the class's addresses, readers interleaved
+        cookies = data["readers"]
+        lines = [
+            f"GET {p} {cookies[k % len(cookies)]} -"
+            for k, p in enumerate(paths * max(1, -(-len(cookies) // len(paths))))
+        ]
+    rng.shuffle(lines)
+    return lines
 
 
 def run_wrk(
@@ -524,20 +585,32 @@ def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
         settings["DATABASE_URL"] = f"sqlite:///{work / 'bench.sqlite3'}"
     env = store_env(work, **settings)
     try:
-        print(f"\n{database}: {FILMS:,} films, {BUYERS + CANCELLERS:,} users", flush=True)
+        print(f"\n{database}: {FILMS:,} films, {BUYERS + CANCELLERS + READERS:,} users", flush=True)
         store_open(env, films=FILMS)
-        buyers = in_store(env, "seed.buyers", prefix="bench-buyer", count=BUYERS)
+        # (the classes left out by BENCH_ONLY need no accounts)
+        buyers = in_store(
+            env, "seed.buyers", prefix="bench-buyer", count=BUYERS if PURCHASE in ENDPOINTS else 0
+        )
         owners = in_store(
             env,
             "seed.owners",
             prefix="bench-canceller",
-            count=CANCELLERS,
+            count=CANCELLERS if CANCEL in ENDPOINTS else 0,
             films_each=PURCHASES_PER_CANCELLER,
+        )
+        readers = in_store(
+            env,
+            "seed.owners",
+            prefix="bench-reader",
+            count=READERS if any(n.endswith("signed in") for n in STOREFRONT) else 0,
+            films_each=READER_FILMS,
+            signed_in=True,
         )
         data = {
             "buyers": buyers["tokens"],
             "films": buyers["films"],
             "cancels": owners["purchases"],
+            "readers": readers["cookies"],
             "search_words": in_store(env, "seed.search_words"),
         }
         data["popular"] = random.Random(7).sample(data["films"], POPULAR_FILMS)  # noqa: S311
@@ -551,7 +624,9 @@ def bench_database(database: str, shared_cache: bool) -> DatabaseRun:
             data["films"] = in_store(env, "seed.film_ids")
             in_store(env, "seed.analyze")
             with serving(env, PORT, GUNICORN) as server:
-                big = bench_endpoints([FLOOR, *CATALOG], data, work, env, server, db_name)
+                big = bench_endpoints(
+                    [FLOOR, *CATALOG, *STOREFRONT], data, work, env, server, db_name
+                )
     finally:
         if database == "postgres":
             pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -576,7 +651,7 @@ def table(run: DatabaseRun) -> str:
         "| CPU % wrk / app / db / redis / other |",
         "|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for name in ENDPOINTS:
+    for name in [n for n in ENDPOINTS if n not in STOREFRONT]:
         r = run.results[name]
         once = ONCE_ONLY | FIRST_VIEW
         repeated = f" ({r.repeated} repeated)" if name in once and r.repeated else ""
@@ -605,6 +680,35 @@ def big_table(run: DatabaseRun) -> str:
             f"| {small_ratio:.2f} "
             f"| {big_ratio:.2f} | {small_ratio / big_ratio:.2f}x "
             f"| {small.p99:.1f} | {big.p99:.1f} |"
+        )
+    return "\n".join(rows)
+
+
+def storefront_table(run: DatabaseRun) -> str:
+    """The storefront's pages: ratios to the floor at both catalog sizes, against the
+    targets (a ratio of at least the target, and 100,000 films within 1.5x of 10,000)."""
+    small_floor = run.results[FLOOR].rps
+    big_floor = run.big[FLOOR].rps if run.big else None
+    rows = [
+        f"| page | req/s | p50 ms | p99 ms | failures | ratio, {FILMS:,} films "
+        f"| ratio, {BIG_FILMS:,} films | slowdown | target | met |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for name in STOREFRONT:
+        r = run.results[name]
+        ratio = r.rps / small_floor
+        met = ratio >= TARGETS[name] and r.failures == 0
+        big_ratio = slowdown = "-"
+        if big_floor and name in run.big:
+            big = run.big[name]
+            big_ratio_value = big.rps / big_floor
+            big_ratio, slowdown = f"{big_ratio_value:.2f}", f"{ratio / big_ratio_value:.2f}x"
+            met = met and big_ratio_value >= TARGETS[name] and big.failures == 0
+            met = met and ratio / big_ratio_value <= 1.5
+        rows.append(
+            f"| {name}{disturbed(r)} | {r.rps:,.0f} | {r.p50:.1f} | {r.p99:.1f} "
+            f"| {r.failures} of {r.requests:,} | {ratio:.2f} | {big_ratio} | {slowdown} "
+            f"| ≥ {TARGETS[name]} | {'yes' if met else 'NO'} |"
         )
     return "\n".join(rows)
 
@@ -759,6 +863,9 @@ def main() -> int:
     ]
     for run in runs:
         out += ["", f"## {run.name}, {FILMS:,} films", "", table(run)]
+    for run in runs:
+        if STOREFRONT:
+            out += ["", f"## {run.name}: the storefront's pages", "", storefront_table(run)]
     for run in runs:
         if run.big:
             out += ["", f"## {run.name}: the catalog at {BIG_FILMS:,} films", "", big_table(run)]

@@ -16,8 +16,10 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.contrib.auth.models import Permission, User
 from django.db import connection, transaction
+from django.middleware.csrf import CSRF_ALLOWED_CHARS
 from django.test import Client
 from django.urls import reverse
+from django.utils.crypto import get_random_string
 
 from catalog import demo
 from catalog.cache import catalog_changed
@@ -60,10 +62,12 @@ def buyers(*, prefix: str, count: int, emails: bool = False, priced: bool = Fals
     return {"tokens": tokens_in_bulk(users), "films": film_ids(priced=priced)}
 
 
-def owners(*, prefix: str, count: int, films_each: int) -> dict:
+def owners(*, prefix: str, count: int, films_each: int, signed_in: bool = False) -> dict:
     """`count` accounts who each bought the first `films_each` priced films by card
     (through `purchase_create`: the payment, the points and the events as any buyer's),
-    for benchmarks that cancel: {"tokens": [...], "purchases": [[token, purchase], ...]}."""
+    for benchmarks that cancel or browse: {"tokens": [...], "purchases": [[token,
+    purchase], ...]}, and with `signed_in` "cookies": each one's `Cookie` header of a
+    signed-in browser (its session, and its CSRF cookie, as a browser sends it back)."""
     users = _accounts(prefix, count)
     tokens = tokens_in_bulk(users)
     films = film_ids(priced=True)[:films_each]
@@ -72,7 +76,21 @@ def owners(*, prefix: str, count: int, films_each: int) -> dict:
         for user, token in zip(users, tokens, strict=True)
         for film in films
     ]
-    return {"tokens": tokens, "purchases": purchases}
+    made = {"tokens": tokens, "purchases": purchases}
+    if signed_in:
+        made["cookies"] = [_browser_cookie(user) for user in users]
+    return made
+
+
+def _browser_cookie(user: User) -> str:
+    client = Client()
+    client.force_login(user)
+    session = client.cookies[settings.SESSION_COOKIE_NAME].value
+    return f"{settings.SESSION_COOKIE_NAME}={session};{settings.CSRF_COOKIE_NAME}={_csrf_secret()}"
+
+
+def _csrf_secret() -> str:
+    return get_random_string(32, allowed_chars=CSRF_ALLOWED_CHARS)
 
 
 def search_words() -> list[str]:
@@ -136,17 +154,9 @@ def watching(*, mib: int) -> dict:
         vod_media_store(vod_id=film, kind="feature", path=source, info=info)
     viewer = User.objects.create_user("bench-viewer")
     purchase_create(user_id=viewer.id, vod_id=film, payment_method=PaymentMethod.CARD)
-    client = Client()
-    client.force_login(viewer)
-    cookie = settings.SESSION_COOKIE_NAME
     token = media_token(user_id=viewer.id, vod_id=film, kind="feature")
     video = reverse("purchase:watch-video", args=[film]) + "?" + urlencode({"token": token})
-    return {
-        "film": film,
-        "size": size,
-        "cookie": f"{cookie}={client.cookies[cookie].value}",
-        "video": video,
-    }
+    return {"film": film, "size": size, "cookie": _browser_cookie(viewer), "video": video}
 
 
 def catalog_forget() -> dict:

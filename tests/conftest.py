@@ -6,8 +6,9 @@ import uuid
 
 import pytest
 import redis
+from django.conf import settings
 from django.contrib.auth.models import Permission, User
-from django.core.cache import cache
+from django.core.cache import cache, caches
 from django.db import DEFAULT_DB_ALIAS
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -185,6 +186,7 @@ def gateway():
 def fresh_guard_and_cache():
     """Each test starts with a closed breaker, an empty bulkhead and no throttle history."""
     cache.clear()
+    caches["fragments"].clear()
     reset_guard()
     yield
     cache.clear()
@@ -215,7 +217,8 @@ def redis_cache():
             "BACKEND": "vodstore.cache.RedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": prefix,
-        }
+        },
+        "fragments": settings.CACHES["fragments"],
     }
     with override_settings(CACHES=caches):
         yield prefix

@@ -77,7 +77,8 @@ def redis_caches(url: str) -> dict:
             "LOCATION": url,
             "KEY_PREFIX": f"test-{uuid.uuid4().hex}",
             "OPTIONS": dict(REDIS_TIMEOUTS),
-        }
+        },
+        "fragments": settings.CACHES["fragments"],  # each process's own, never Redis
     }
 
 

@@ -141,6 +141,12 @@ if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
             "socket_timeout": env.float("REDIS_TIMEOUT", default=0.5),
         }
     )
+# Each process's own memory, for rendered pieces of pages that only a deploy changes
+# (the site's navigation and footer in each language: templates/base.html).
+CACHES["fragments"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "fragments",
+}
 # The catalog's read cache (catalog.cache): answers in a shared cache last until the
 # catalog changes (the timeout only frees memory); a per-process cache cannot hear of
 # another process's change, so its answers are short-lived.
@@ -150,10 +156,17 @@ CATALOG_CACHE_LOCAL_SECONDS = env.int("CATALOG_CACHE_LOCAL_SECONDS", default=10)
 # list page is about 8 kB, a film about 0.5 kB), and how often it rereads the generation.
 CATALOG_NEAR_CACHE_ENTRIES = env.int("CATALOG_NEAR_CACHE_ENTRIES", default=2000)
 CATALOG_NEAR_RESYNC_SECONDS = env.float("CATALOG_NEAR_RESYNC_SECONDS", default=5.0)
+# How long a browser or a reverse proxy may keep a storefront page shown to a visitor
+# with no session (catalog.pages: `Cache-Control: public, max-age`); the store itself
+# forgets its copy the moment a film changes, a proxy only after this.
+STOREFRONT_MAX_AGE = env.int("STOREFRONT_MAX_AGE", default=60)
 # The header's points balance (mileage.selectors.mileage_balance_cached). Every change
 # forgets it once committed; the timeout bounds what a reader that raced a change (read
 # the database before the commit, stored after it) may keep.
 MILEAGE_BALANCE_CACHE_SECONDS = env.int("MILEAGE_BALANCE_CACHE_SECONDS", default=60)
+# The films each user owns, as pages mark them (purchase.selectors.owned_vod_ids_cached);
+# a purchase or a cancel forgets them once it commits.
+PURCHASE_OWNED_CACHE_SECONDS = env.int("PURCHASE_OWNED_CACHE_SECONDS", default=300)
 
 # --- Auth -----------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -2,6 +2,8 @@
 
 from django.contrib import admin
 from django.urls import include, path, re_path, register_converter
+from django.views.decorators.csrf import csrf_exempt
+from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView
 
 from catalog import rest as catalog_rest
@@ -93,7 +95,10 @@ urlpatterns = [
         name="password_reset_confirm",
     ),
     path("accounts/", include("django.contrib.auth.urls")),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Choosing the storefront's language sets a cookie and nothing of an account: no
+    # CSRF token is asked, so the pages that offer it hold none and may be shared
+    # (catalog.pages). A forged post could at worst switch a visitor's language.
+    path("i18n/setlang/", csrf_exempt(set_language), name="set_language"),
     path("api", api_root.no_such_endpoint),
     path("api/", include(api_patterns)),
     path("admin/", admin.site.urls),

@@ -14,7 +14,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 
 from catalog.selectors import VodNotFound, vod_get_for_sale
 from mileage.selectors import mileage_balance_cached
-from purchase.selectors import purchase_of_vod
+from purchase.selectors import owned_vod_ids_cached, purchase_of_vod
 
 logger = logging.getLogger(__name__)
 register = template.Library()
@@ -54,12 +54,16 @@ def buy_actions(context: template.Context, vod) -> dict:
         "offer_points": vod.price > 0,
         "refund_days": settings.REFUND_WINDOW_DAYS,
         "refund_minutes": max(1, settings.REFUND_WATCHED_SECONDS // 60),
-        "return_url": buy_return_url(vod.pk),
+        "return_url": buy_return_url(vod.id),
     }
     if not request.user.is_authenticated:
         return {**actions, "state": "anonymous"}
     try:
-        owned = purchase_of_vod(user_id=request.user.id, vod_id=vod.id)
+        # most films a page shows are not the visitor's: the cached set says so without
+        # a query; an owned one's purchase (its date, its page) is read
+        owned = None
+        if vod.id in owned_vod_ids_cached(user_id=request.user.id):
+            owned = purchase_of_vod(user_id=request.user.id, vod_id=vod.id)
     except DatabaseError:
         logger.warning("purchases unreadable; film page %s without buying", vod.id, exc_info=True)
         return {**actions, "state": "unavailable"}

@@ -114,7 +114,8 @@ def test_while_redis_is_unreachable_the_copy_is_unused_and_the_database_answers(
             "BACKEND": "vodstore.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:9/0",  # the discard port: nothing listens
             "KEY_PREFIX": "unreachable",
-        }
+        },
+        "fragments": settings.CACHES["fragments"],
     }
     try:
         assert title_of(api_client, vod) == "The Harbor"

@@ -1,5 +1,7 @@
 """Storefront pages of the catalog: list, search, genre filter, pages, detail, login."""
 
+import html
+import re
 from urllib.parse import urlencode
 
 import pytest
@@ -98,8 +100,8 @@ def test_pages_hold_page_size_films_and_links_keep_the_query(client):
     first = client.get(list_url(q="harbour tale", genre="comedy"))
     second = client.get(list_url(q="harbour tale", genre="comedy", page=2))
 
-    assert len(first.context["vods"]) == PAGE_SIZE
-    assert len(second.context["vods"]) == 3
+    assert len(titles(first)) == PAGE_SIZE
+    assert len(titles(second)) == 3
     first_body = first.content.decode()
     assert "?q=harbour+tale&amp;genre=comedy&amp;page=2" in first_body
     assert "?q=harbour+tale&amp;genre=comedy&amp;page=1" in second.content.decode()
@@ -117,7 +119,7 @@ def test_list_query_count_does_not_grow_with_the_number_of_films(client):
     with CaptureQueriesContext(connection) as many:
         response = client.get(list_url())
 
-    assert len(response.context["vods"]) == PAGE_SIZE
+    assert len(titles(response)) == PAGE_SIZE
     assert len(many.captured_queries) == len(few.captured_queries)
 
 
@@ -234,7 +236,9 @@ def test_header_links_admin_for_staff(client, django_user_model):
 
 # -- sorting ---------------------------------------------------------------------------
 def titles(response) -> list[str]:
-    return [vod.title for vod in response.context["vods"]]
+    """The titles of the page's film cards, in order."""
+    found = re.findall(r'<span class="film-card__title">([^<]*)</span>', response.content.decode())
+    return [html.unescape(title) for title in found]
 
 
 @pytest.fixture
@@ -306,6 +310,7 @@ def test_films_the_user_owns_are_marked_at_the_cost_of_one_query(client, three_f
         payment_method="card",
         amount=alpha.price,
     )
+    client.get(list_url())  # the list is kept: from here on, what differs is per user
     client.force_login(make_user("stranger"))
     with CaptureQueriesContext(connection) as strangers:
         body = client.get(list_url()).content.decode()
