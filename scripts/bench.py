@@ -19,6 +19,18 @@ machine).
 | film detail, first view | films nobody looked at yet (every request a cache miss) |
 | card purchase | `POST /api/purchases/`, each request a new (user, film) pair: all 201 |
 | cancel | `POST /api/purchases/<id>/cancel/`, each request another paid purchase: all 200 |
+| page: catalog | `GET /` as a visitor (no session): the storefront's first page |
+| page: catalog, deep | `GET /?page=100` to `400` |
+| page: genre | `GET /?genre=<g>&page=1..5`, each genre |
+| page: search | `GET /?q=<word>`, the 400 title words |
+| page: film | `GET /films/<id>/` over the 1,000 most viewed films |
+| page: ..., signed in | the same pages as one of 100 signed-in buyers (each owning 8 films) |
+| page: library / purchases, signed in | `GET /library/`, `GET /purchases/` of those buyers |
+
+A signed-in buyer sends its session and CSRF cookies, and gets its own header, balance,
+owned marks and buy box. The storefront's classes ask each of their distinct addresses
+once before the warm-up (the pages people use are kept; a first view is what the
+first-view classes measure).
 
 "First view": the catalog cache is forgotten before each run, so within a run every
 request is a miss unless the run outlasts its distinct URLs (the output then says how
@@ -47,6 +59,7 @@ X-Accel-Redirect; scripts/nginx.py). Same wrk, warm-up and median of three runs 
 above; it writes reports/bench-media.md.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -58,6 +71,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -455,6 +470,22 @@ def storefront_lines(name: str, data: dict, rng: random.Random) -> list[str]:
     return lines
 
 
+def prime(lines: list[str], url: str) -> None:
+    """Ask each distinct request of a storefront class once before its warm-up: the pages
+    people use are kept, and a class measures them kept (as "catalog list" does the
+    API's); what a first view costs is the first-view classes' subject."""
+
+    def fetch(line: str) -> None:
+        _, path, *rest = line.split(" ")
+        headers = {"Cookie": rest[0]} if rest and rest[0] else {}
+        request = urllib.request.Request(url + path, headers=headers)  # noqa: S310
+        with contextlib.suppress(OSError), urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - 127.0.0.1 only
+            answer.read()
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        list(pool.map(fetch, dict.fromkeys(lines)))
+
+
 def run_wrk(
     lines_file: Path,
     script: Path,
@@ -532,6 +563,8 @@ def bench_endpoints(
         wait_until_quiet()
         if name in FIRST_VIEW:
             in_store(env, "seed.catalog_forget")
+        if name in STOREFRONT:
+            prime(lines, url)
         run_wrk(lines_file, script, *warmup, WARMUP, meter, url)
         measured = []
         for lines_range in runs:
