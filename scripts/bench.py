@@ -43,7 +43,7 @@ The simulated gateway answers at once (latency 0): this measures the store, not 
 sleep. Redis is the cache when it answers (as in production), else each worker has
 its own local-memory cache, which the output says. The load generator is wrk (C,
 `apt-get install wrk`); each table gives its CPU beside the server's, to show it is
-not the bottleneck. Loopback only, about 7 minutes in all. Knobs: BENCH_SECONDS,
+not the bottleneck. Loopback only; about 16 minutes a database. Knobs: BENCH_SECONDS,
 BENCH_WARMUP, BENCH_CONNECTIONS, BENCH_WORKERS, BENCH_THREADS, BENCH_DATABASES,
 BENCH_FILMS, BENCH_BIG_FILMS (0 skips), BENCH_ONLY (endpoint classes, separated by ";"),
 BENCH_PG_URL, BENCH_REDIS_URL, BENCH_PORT.
