@@ -6,11 +6,11 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import DatabaseError
 from django.db.models import Q, QuerySet, Sum
 
 from mileage.models import MileageAccount, MileageEntry
+from vodstore.cache import forget, kept
 from vodstore.reports import totals_per_day
 
 logger = logging.getLogger(__name__)
@@ -33,33 +33,22 @@ def mileage_balance_cached(*, user_id: int) -> int | None:
     (`mileage_balance_forget`). None when it cannot be read now: a failing mileage
     table must not take the page down with it. The cache is an accelerator: if it
     fails, the balance is read from the database."""
-    key = _balance_key(user_id)
     try:
-        balance = cache.get(key)
-    except Exception:
-        logger.warning("mileage cache unavailable; reading the balance", exc_info=True)
-        balance = None
-    if balance is not None:
-        return balance
-    try:
-        balance = mileage_balance(user_id=user_id)
+        return kept(
+            _balance_key(user_id),
+            lambda: mileage_balance(user_id=user_id),
+            seconds=settings.MILEAGE_BALANCE_CACHE_SECONDS,
+            what=f"the balance of user {user_id}",
+        )
     except DatabaseError:
         logger.warning("mileage balance unreadable for user %s", user_id, exc_info=True)
         return None
-    try:
-        cache.set(key, balance, settings.MILEAGE_BALANCE_CACHE_SECONDS)
-    except Exception:
-        logger.warning("mileage cache unavailable; balance not kept", exc_info=True)
-    return balance
 
 
 def mileage_balance_forget(*, user_id: int) -> None:
     """Drop the user's cached balance (mileage.services calls it after each change
     commits). If the cache fails, the old figure lasts until its timeout: logged."""
-    try:
-        cache.delete(_balance_key(user_id))
-    except Exception:
-        logger.exception("mileage cache: could not forget the balance of user %s", user_id)
+    forget(_balance_key(user_id), what=f"the balance of user {user_id}")
 
 
 def mileage_entries(*, user_id: int) -> QuerySet[MileageEntry]:

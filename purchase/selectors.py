@@ -1,20 +1,17 @@
 """Reads of purchases: a user's purchases and owned films, and where they are in them;
 the purchases of each day for the staff."""
 
-import logging
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, F, Q, QuerySet
 
 from purchase.models import Purchase, WatchProgress
+from vodstore.cache import forget, kept
 from vodstore.reports import totals_per_day
 from vodstore.vocabulary import PaymentMethod
-
-logger = logging.getLogger(__name__)
 
 
 def purchase_list(*, user_id: int, status: str | None = None) -> QuerySet[Purchase]:
@@ -57,30 +54,19 @@ def owned_vod_ids_cached(*, user_id: int) -> frozenset[int]:
     purchase or a cancel of theirs forgets it once it commits (`owned_forget`). Never
     what a purchase decides on: `purchase_create` asks the database. The cache is an
     accelerator: if it fails, the database answers."""
-    key = _owned_key(user_id)
-    try:
-        owned = cache.get(key)
-    except Exception:
-        logger.warning("purchase cache unavailable; reading the owned films", exc_info=True)
-        owned = None
-    if owned is not None:
-        return owned
-    owned = frozenset(owned_vod_ids(user_id=user_id))
-    try:
-        cache.set(key, owned, settings.PURCHASE_OWNED_CACHE_SECONDS)
-    except Exception:
-        logger.warning("purchase cache unavailable; owned films not kept", exc_info=True)
-    return owned
+    return kept(
+        _owned_key(user_id),
+        lambda: frozenset(owned_vod_ids(user_id=user_id)),
+        seconds=settings.PURCHASE_OWNED_CACHE_SECONDS,
+        what=f"the films of user {user_id}",
+    )
 
 
 def owned_forget(*, user_id: int) -> None:
     """Drop the user's cached owned films (after a purchase or a cancel commits). If the
     cache fails, the old set lasts until its timeout: logged; a mark may be stale that
     long, never a purchase (the database decides those)."""
-    try:
-        cache.delete(_owned_key(user_id))
-    except Exception:
-        logger.exception("purchase cache: could not forget the films of user %s", user_id)
+    forget(_owned_key(user_id), what=f"the films of user {user_id}")
 
 
 def watch_position(*, user_id: int, vod_id: int) -> float:

@@ -5,9 +5,14 @@ hot paths (a cached catalog answer, the payment guard, the rate limit) that rebu
 was about half the cost of the cache call. A redis-py client is safe to share between
 threads (its pool hands out connections), so one per pool is enough."""
 
-from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+import logging
+from collections.abc import Callable
+
+from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+
+logger = logging.getLogger(__name__)
 
 
 class RedisCacheClient(DjangoRedisCacheClient):
@@ -54,3 +59,32 @@ def count(key: str, timeout: int) -> int:
     except ValueError:  # expired between add and incr
         backend.add(key, 1, timeout)
         return 1
+
+
+def kept(key: str, compute: Callable[[], object], *, seconds: int, what: str):
+    """The value under `key` in the default cache, else `compute()`, then kept for
+    `seconds`. The cache is an accelerator, never a dependency: if it fails, `compute()`
+    answers and the failure is logged (`what` names the value). Whatever `compute`
+    raises is raised, and nothing is kept."""
+    try:
+        found = cache.get(key)
+    except Exception:
+        logger.warning("cache unavailable; computing %s", what, exc_info=True)
+        found = None
+    if found is not None:
+        return found
+    value = compute()
+    try:
+        cache.set(key, value, seconds)
+    except Exception:
+        logger.warning("cache unavailable; %s not kept", what, exc_info=True)
+    return value
+
+
+def forget(key: str, *, what: str) -> None:
+    """Drop `key` from the default cache (once a change commits). If the cache fails,
+    the old value lasts until its timeout: logged."""
+    try:
+        cache.delete(key)
+    except Exception:
+        logger.exception("cache: could not forget %s", what)
