@@ -1,7 +1,7 @@
 """Reads of purchases: a user's purchases and owned films, and where they are in them;
 the purchases of each day for the staff."""
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -110,6 +110,23 @@ def continue_watching(*, user_id: int) -> QuerySet[WatchProgress]:
         .select_related("purchase")
         .order_by("-updated_at", "-id")
     )
+
+
+def continue_watching_among(purchases: Iterable[Purchase]) -> list[WatchProgress]:
+    """`continue_watching` among purchases already read with their progress (all the
+    user's paid ones: a library on one page), in the same order."""
+    started = [
+        purchase.progress
+        for purchase in purchases
+        if (progress := getattr(purchase, "progress", None)) is not None
+        and purchase.status == Purchase.Status.PAID
+        and progress.position_seconds > 0
+        and (
+            progress.duration_seconds is None
+            or progress.position_seconds < progress.duration_seconds * FINISHED_SHARE
+        )
+    ]
+    return sorted(started, key=lambda progress: (progress.updated_at, progress.id), reverse=True)
 
 
 @dataclass(frozen=True)

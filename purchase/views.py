@@ -10,12 +10,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
-from django.core.paginator import Paginator
 from django.core.signing import BadSignature
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils.translation import gettext
+from django.utils.formats import date_format
+from django.utils.timezone import get_current_timezone_name, localtime
+from django.utils.translation import get_language, gettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog.selectors import VodNotFound, vod_info, vod_media, vods_by_ids
@@ -24,8 +26,11 @@ from purchase import selectors, services
 from purchase.exceptions import RefundRefusal, VodNotAvailable, not_refundable_message
 from purchase.models import Purchase
 from purchase.templatetags.buying import buy_return_url
+from purchase.templatetags.watching import timecode, watched_share
+from vodstore.cache import rendered
 from vodstore.errors import DomainError
 from vodstore.formatting import points, won
+from vodstore.paging import page_of
 from vodstore.streaming import media_response, media_token, read_media_token, ttl_seconds
 from vodstore.vocabulary import PaymentMethod
 
@@ -228,26 +233,85 @@ def watch_source_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def library_view(request: HttpRequest) -> HttpResponse:
-    """The films the user owns, most recently bought first."""
-    owned = selectors.purchase_list(user_id=request.user.id, status=Purchase.Status.PAID)
-    owned = owned.select_related("progress")
-    page = Paginator(owned, LIBRARY_PAGE_SIZE).get_page(request.GET.get("page"))
-    started = list(selectors.continue_watching(user_id=request.user.id)[:CONTINUE_WATCHING])
+    """The films the user owns, most recently bought first, with "Continue watching"
+    above them. Cards are worked out in Python (`_library_card`), so the template only
+    prints, and kept rendered under a digest of what they show
+    (`vodstore.cache.rendered`)."""
+    user_id = request.user.id
+    owned = selectors.purchase_list(user_id=user_id, status=Purchase.Status.PAID)
+    page = page_of(owned.select_related("progress"), LIBRARY_PAGE_SIZE, request.GET.get("page"))
+    # "Continue watching" on the first page only: from its films when they are all the
+    # user owns, else asked for
+    started = []
+    if page.number == 1 and not page.has_next():
+        started = selectors.continue_watching_among(page)[:CONTINUE_WATCHING]
+    elif page.number == 1:
+        started = list(selectors.continue_watching(user_id=user_id)[:CONTINUE_WATCHING])
     # one query for the films of the page and of "Continue watching", those retired from
     # sale included; only a film removed from the catalog is missing
-    vod_ids = {p.vod_id for p in page} | {w.purchase.vod_id for w in started}
-    films = vods_by_ids(vod_ids=vod_ids)
-    items = [{"purchase": p, "vod": films.get(p.vod_id), "progress": _progress(p)} for p in page]
-    continuing = [
-        {"purchase": w.purchase, "vod": films[w.purchase.vod_id], "progress": w}
-        for w in started
-        if w.purchase.vod_id in films
-    ]
-    return render(
-        request,
-        "purchase/library.html",
-        {"page_obj": page, "items": items, "continuing": continuing},
+    films = vods_by_ids(vod_ids={p.vod_id for p in page} | {w.purchase.vod_id for w in started})
+
+    def cards() -> str:
+        labels = _CardLabels()
+        context = {
+            "cards": [_library_card(p, films.get(p.vod_id), _progress(p), labels) for p in page],
+            "continuing": [
+                _library_card(w.purchase, films[w.purchase.vod_id], w, labels, resume=True)
+                for w in started
+                if w.purchase.vod_id in films
+            ],
+        }
+        return render_to_string("purchase/_library_content.html", context)
+
+    facts = (
+        "library",
+        user_id,
+        get_language(),
+        get_current_timezone_name(),
+        [(p.pk, p.vod_id, p.vod_title, p.created_at, _watched(_progress(p))) for p in page],
+        [(w.purchase.pk, w.purchase.vod_id, _watched(w)) for w in started],
+        sorted((f.id, f.title, f.poster_url, f.genre) for f in films.values()),
     )
+    content = rendered(facts, cards)
+    return render(request, "purchase/library.html", {"page_obj": page, "content": content})
+
+
+def _watched(progress) -> tuple | None:
+    """What a card shows of a film's progress."""
+    return progress and (progress.position_seconds, progress.duration_seconds)
+
+
+class _CardLabels:
+    """The words every library card repeats, translated once a page."""
+
+    def __init__(self) -> None:
+        self.poster_of = gettext("Poster of %(title)s")
+        self.bought = gettext("Bought %(date)s")
+        self.stopped_at = gettext("Stopped at %(at)s")
+
+
+def _library_card(purchase, film, progress, labels: _CardLabels, *, resume=False) -> dict:
+    """What a library card shows: the film (None: removed from the catalog, shown by
+    the title the purchase kept), when it was bought, and how far it was watched."""
+    title = film.title if film else purchase.vod_title
+    card = {
+        "title": title,
+        "poster_alt": labels.poster_of % {"title": title},
+        "film": film,
+        "resume": resume,
+        "progress": None,
+    }
+    if film:
+        card["url"] = reverse("purchase:watch", args=[film.id])
+        card["genre_label"] = film.get_genre_display()
+    if not resume:
+        card["bought"] = labels.bought % {"date": date_format(localtime(purchase.created_at))}
+    if progress is not None and (resume or progress.position_seconds):
+        card["progress"] = {
+            "share": watched_share(progress),
+            "at": labels.stopped_at % {"at": timecode(progress.position_seconds)},
+        }
+    return card
 
 
 def _progress(purchase: Purchase):
@@ -257,12 +321,53 @@ def _progress(purchase: Purchase):
 
 @login_required
 def purchase_list_view(request: HttpRequest) -> HttpResponse:
-    """The user's purchases, newest first, with Cancel for the paid ones."""
+    """The user's purchases, newest first, with Cancel for the paid ones. The table is
+    kept rendered under a digest of what it shows (`vodstore.cache.rendered`)."""
+    # with the progress, which the refund terms read
     purchases = selectors.purchase_list(user_id=request.user.id).select_related("progress")
-    page = Paginator(purchases, PAGE_SIZE).get_page(request.GET.get("page"))
-    for purchase in page:
-        with_refund_terms(purchase)
-    return render(request, "purchase/purchase_list.html", {"page_obj": page, "purchases": page})
+    page = page_of(purchases, PAGE_SIZE, request.GET.get("page"))
+    rows = [with_refund_terms(purchase) for purchase in page]
+    facts = (
+        "purchases",
+        request.user.id,
+        get_language(),
+        get_current_timezone_name(),
+        [(p.pk, p.vod_id, p.vod_title, p.created_at, p.status, p.refund_reason) for p in rows],
+        [(p.payment_method, p.amount) for p in rows],
+    )
+    table = rows and rendered(
+        facts,
+        lambda: render_to_string("purchase/_purchase_table.html", {"rows": _purchase_rows(rows)}),
+    )
+    return render(request, "purchase/purchase_list.html", {"page_obj": page, "table": table})
+
+
+def _purchase_rows(purchases) -> list[dict]:
+    """What each row of the purchases table shows (each purchase `with_refund_terms`),
+    worked out in Python (the template only prints), with the words every row repeats
+    translated once."""
+    card, by_points_word = gettext("Card"), gettext("Points")
+    paid_word, cancelled_word = gettext("Paid"), gettext("Cancelled")
+    rows = []
+    for purchase in purchases:
+        by_points = purchase.payment_method == PaymentMethod.MILEAGE
+        paid = purchase.status == Purchase.Status.PAID
+        cancellable = paid and not purchase.refund_reason
+        rows.append(
+            {
+                "pk": purchase.pk,
+                "url": reverse("purchase:detail", args=[purchase.pk]),
+                "title": purchase.vod_title,
+                "date": date_format(localtime(purchase.created_at), "SHORT_DATETIME_FORMAT"),
+                "method": by_points_word if by_points else card,
+                "amount": points(purchase.amount) if by_points else won(purchase.amount),
+                "paid": paid,
+                "status": paid_word if paid else cancelled_word,
+                "watch_url": reverse("purchase:watch", args=[purchase.vod_id]) if paid else "",
+                "cancel_url": reverse("purchase:cancel", args=[purchase.pk]) if cancellable else "",
+            }
+        )
+    return rows
 
 
 def _own_purchase(request: HttpRequest, pk: int) -> Purchase:

@@ -5,12 +5,14 @@ hot paths (a cached catalog answer, the payment guard, the rate limit) that rebu
 was about half the cost of the cache call. A redis-py client is safe to share between
 threads (its pool hands out connections), so one per pool is enough."""
 
+import hashlib
 import logging
 from collections.abc import Callable
 
 from django.core.cache import DEFAULT_CACHE_ALIAS, cache, caches
 from django.core.cache.backends.redis import RedisCache as DjangoRedisCache
 from django.core.cache.backends.redis import RedisCacheClient as DjangoRedisCacheClient
+from django.utils.safestring import SafeString, mark_safe
 
 logger = logging.getLogger(__name__)
 
@@ -88,3 +90,21 @@ def forget(key: str, *, what: str) -> None:
         cache.delete(key)
     except Exception:
         logger.exception("cache: could not forget %s", what)
+
+
+# How long a rendered list is kept after it was last made (it is never stale: see
+# `rendered`); long enough for a person's visits, short enough to leave room.
+RENDERED_SECONDS = 600
+
+
+def rendered(facts: object, render: Callable[[], str]) -> SafeString:
+    """The HTML `render()` makes of `facts`, kept under a digest of them.
+
+    `facts` must hold everything the HTML shows (the rows as read, whose they are, the
+    language and the time zone): a change to any of them is another key, so what is
+    kept is never stale and nothing needs forgetting when the data changes. For a
+    person's own lists (purchases, library), read again and again and rendered at a
+    cost several times that of reading them."""
+    digest = hashlib.blake2b(repr(facts).encode(), digest_size=20).hexdigest()
+    html = kept(f"rendered:{digest}", render, seconds=RENDERED_SECONDS, what="a rendered list")
+    return mark_safe(html)  # noqa: S308 - our templates' output

@@ -1,0 +1,18 @@
+"""A page of a person's own list (purchases, the library, points) without counting the
+list when it fits on one page, as most people's do."""
+
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
+
+
+def page_of(queryset: QuerySet, per_page: int, number: str | None) -> Page:
+    """`Paginator(queryset, per_page).get_page(number)`, but the first page asks for one
+    row more than a page: when that is all there is, the count is the rows it got (one
+    query instead of two); else the paginator counts, as always."""
+    paginator = Paginator(queryset, per_page)
+    if number not in (None, "", "1"):
+        return paginator.get_page(number)
+    rows = list(queryset[: per_page + 1])
+    if len(rows) <= per_page:
+        paginator.count = len(rows)  # all there is
+    return Page(rows[:per_page], 1, paginator)
