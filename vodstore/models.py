@@ -40,6 +40,19 @@ class OutboxEvent(models.Model):
                 name="outbox_due",
             ),
             models.Index(fields=["type", "-occurred_at"], name="outbox_type"),
+            # Retention (vodstore.retention) takes the oldest finished events first,
+            # a batch at a time: these keep that a short index scan however big the
+            # table, and hold nothing of the events still in flight.
+            models.Index(
+                fields=["delivered_at"],
+                condition=models.Q(status="delivered"),
+                name="outbox_delivered_age",
+            ),
+            models.Index(
+                fields=["published_at"],
+                condition=models.Q(status="published"),
+                name="outbox_published_age",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -94,3 +107,4 @@ class GroupRetry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.group} ← {self.event_id}"
+

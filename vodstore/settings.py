@@ -409,6 +409,19 @@ EVENTS_RETRY_MAX_SECONDS = env.int("EVENTS_RETRY_MAX_SECONDS", default=3600)
 # 5 s doubling to the 1 h cap: twelve attempts span about six hours.
 EVENTS_MAX_ATTEMPTS = env.int("EVENTS_MAX_ATTEMPTS", default=12)
 
+# History retention (vodstore.retention): outbox events whose handling is finished are
+# deleted, with their delivery and retry records, this many days after they were
+# delivered (or published to the broker); failed and pending ones are kept.
+OUTBOX_RETENTION_DAYS = env.int("OUTBOX_RETENTION_DAYS", default=30)
+# Events deleted per transaction: each batch holds its rows' locks for milliseconds.
+OUTBOX_RETENTION_BATCH_SIZE = env.int("OUTBOX_RETENTION_BATCH_SIZE", default=1000)
+# How often the outbox worker prunes (and forgets expired Idempotency-Key answers).
+OUTBOX_RETENTION_EVERY_SECONDS = env.float("OUTBOX_RETENTION_EVERY_SECONDS", default=600)
+if OUTBOX_RETENTION_DAYS < 1 or OUTBOX_RETENTION_BATCH_SIZE < 1:
+    raise ImproperlyConfigured(
+        "OUTBOX_RETENTION_DAYS and OUTBOX_RETENTION_BATCH_SIZE must be at least 1."
+    )
+
 # Broker mode (vodstore.broker): with an AMQP URL, web processes only write the outbox;
 # `outbox_worker` relays it to RabbitMQ and `consume_events --group APP` runs each app's
 # handlers, on any machine. Without it, events are dispatched in-process (one machine).

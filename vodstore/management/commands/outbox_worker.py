@@ -1,5 +1,7 @@
 """`manage.py outbox_worker`: deliver events that are due (retries and orphans), and
-run the payment reconciler every few seconds. It outlives database and Redis outages:
+run the payment reconciler every few seconds, and prune history every few minutes
+(`vodstore.retention`: finished events past their retention, expired idempotency
+keys), a slice at a time between passes. It outlives database and Redis outages:
 a failed pass is logged, the connections are dropped, and it tries again after a
 backoff, then drains what piled up.
 
@@ -16,7 +18,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import close_old_connections, connections
 
-from vodstore import events
+from vodstore import events, retention
 from vodstore.broker import Relay, is_broker_error
 from vodstore.outage import is_outage
 
@@ -26,6 +28,11 @@ MIN_BACKOFF_SECONDS, MAX_BACKOFF_SECONDS = 0.5, 30.0
 # The broker back after an outage: reconnecting is cheap, and every second of backoff
 # is a second of delay for every event that piled up.
 MAX_BROKER_BACKOFF_SECONDS = 2.0
+# Pruning waits this long after start, so that events which piled up while no worker ran
+# go out first; then each pass prunes for at most a slice, so delivery never waits on a
+# long clean-up (one that is not through goes on at the next pass).
+PRUNE_START_DELAY_SECONDS = 30.0
+PRUNE_SLICE_SECONDS = 1.0
 
 
 def pause(stop: threading.Event, seconds: float) -> None:
@@ -55,8 +62,16 @@ class Command(BaseCommand):
             default=settings.PAYMENT_RECONCILE_EVERY_SECONDS,
             help="seconds between payment reconciliations (0: never)",
         )
+        parser.add_argument(
+            "--prune-every",
+            type=float,
+            default=settings.OUTBOX_RETENTION_EVERY_SECONDS,
+            help="seconds between history prunings, as manage.py prune_history does (0: never)",
+        )
 
-    def handle(self, *args, once, until_idle, interval, batch, reconcile_every, **options):
+    def handle(
+        self, *args, once, until_idle, interval, batch, reconcile_every, prune_every, **options
+    ):
         stop = threading.Event()  # SIGTERM (a deploy, `docker stop`): end the pass, then exit
         previous = {
             signum: signal.signal(signum, lambda *_: stop.set())
@@ -66,18 +81,21 @@ class Command(BaseCommand):
         if relay is not None:
             self.stdout.write("broker mode: relaying the outbox to the broker")
         try:
-            self._loop(stop, relay, once, until_idle, interval, batch, reconcile_every)
+            self._loop(stop, relay, once, until_idle, interval, batch, reconcile_every, prune_every)
         finally:
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
             if relay is not None:
                 relay.close()
 
-    def _loop(self, stop, relay, once, until_idle, interval, batch, reconcile_every) -> None:
+    def _loop(
+        self, stop, relay, once, until_idle, interval, batch, reconcile_every, prune_every
+    ) -> None:
         from payment.services import payments_reconcile  # the worker runs payment's job
 
         backoff = max(interval, MIN_BACKOFF_SECONDS)
         next_reconcile = time.monotonic()
+        pruning = Pruning(self, prune_every)
         while not stop.is_set():
             try:
                 close_old_connections()
@@ -101,6 +119,7 @@ class Command(BaseCommand):
                     if reconciled:
                         self.stdout.write(f"reconciled {dict(done)}")
                     next_reconcile = time.monotonic() + reconcile_every
+                pruning.run_if_due()
                 backoff = max(interval, MIN_BACKOFF_SECONDS)
             except Exception as exc:
                 # The database, Redis or the broker is down (or a bug): never die of it.
@@ -119,3 +138,37 @@ class Command(BaseCommand):
                 return
             if claimed < batch and not until_idle:
                 pause(stop, interval)
+
+
+class Pruning:
+    """The worker's share of history retention: every `every` seconds (the first time
+    `PRUNE_START_DELAY_SECONDS` after start), expired idempotency keys are forgotten and
+    finished events deleted for at most `PRUNE_SLICE_SECONDS`; a clean-up that is not
+    through goes on at the next pass. A failure of its own is logged and tried again at
+    the next period, so it never holds up delivery; an outage is the loop's to handle."""
+
+    def __init__(self, command: BaseCommand, every: float) -> None:
+        self.command = command
+        self.every = every
+        self.due = time.monotonic() + min(PRUNE_START_DELAY_SECONDS, every)
+        self.going_on = False  # a run cut short by its slice, to be finished first
+
+    def run_if_due(self) -> None:
+        if not self.every or time.monotonic() < self.due:
+            return
+        try:
+            pruned = retention.history_prune(
+                deadline=time.monotonic() + PRUNE_SLICE_SECONDS,
+                idempotency_keys=not self.going_on,
+            )
+        except Exception as exc:
+            if is_outage(exc):
+                raise
+            logger.exception("outbox worker: pruning history failed; trying again later")
+            self.going_on = False
+            self.due = time.monotonic() + self.every
+            return
+        if pruned.anything:
+            self.command.stdout.write(pruned.summary())
+        self.going_on = not pruned.finished
+        self.due = time.monotonic() + (0 if self.going_on else self.every)
