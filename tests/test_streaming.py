@@ -429,18 +429,19 @@ def test_the_video_view_runs_a_fixed_number_of_queries(
     owner_client, owner, film, client, other_user, django_assert_num_queries
 ):
     url = video_url(film, user=owner)
-    # session, user, the paid purchase, its feature (on sale or not: owners keep films)
-    with django_assert_num_queries(4):
+    # the session with its user, the paid purchase, its feature (on sale or not: owners
+    # keep films)
+    with django_assert_num_queries(3):
         assert owner_client.get(url, HTTP_RANGE="bytes=0-99").status_code == 206
     # a bad token is refused before the session is even read
     with django_assert_num_queries(0):
         assert client.get(url[:-3] + "abc").status_code == 403
     with django_assert_num_queries(0):
         assert owner_client.get(url[:-3] + "abc").status_code == 403
-    # another user: session and user, nothing of the film
+    # another user: the session with its user, nothing of the film
     stranger = Client()
     stranger.force_login(other_user)
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         assert stranger.get(url).status_code == 403
 
 
@@ -666,8 +667,9 @@ def test_others_are_sent_away_from_the_watch_page_with_no_address(film, other_us
 def test_the_watch_page_runs_a_fixed_number_of_queries(
     owner_client, film, django_assert_num_queries
 ):
-    # session, user, the purchase, the film, its feature, the position, the points
-    with django_assert_num_queries(7):
+    # the session with its user, the purchase, the film, its feature, the position, the
+    # points
+    with django_assert_num_queries(6):
         assert owner_client.get(reverse("purchase:watch", args=[film.id])).status_code == 200
 
 

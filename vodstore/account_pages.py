@@ -146,7 +146,7 @@ def signup_view(request: HttpRequest) -> HttpResponse:
                     except IntegrityError:  # the same name or address a moment ago
                         form.add_error(None, gettext("This username or e-mail address is taken."))
                     else:
-                        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                        login(request, user, backend="vodstore.sessions.SessionAccountBackend")
                         messages.success(
                             request,
                             gettext("Welcome, %(username)s! Your account is ready.")

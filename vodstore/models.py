@@ -1,7 +1,10 @@
-"""The transactional outbox: every published event, and which handler has had it."""
+"""The transactional outbox: every published event, and which handler has had it; and
+the storefront's sessions."""
 
 import uuid
 
+from django.conf import settings
+from django.contrib.sessions.base_session import AbstractBaseSession
 from django.db import models
 
 
@@ -108,3 +111,24 @@ class GroupRetry(models.Model):
     def __str__(self) -> str:
         return f"{self.group} ← {self.event_id}"
 
+
+class Session(AbstractBaseSession):
+    """A storefront session with the account signed in with it (`vodstore.sessions`):
+    the account's sessions are found by index, and read with the session in one query."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+
+    class Meta(AbstractBaseSession.Meta):
+        db_table = "vodstore_session"
+
+    @classmethod
+    def get_session_store_class(cls):
+        from vodstore.sessions import SessionStore
+
+        return SessionStore

@@ -68,7 +68,8 @@ MIDDLEWARE = [
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Django's, taking the account the session brought with it (vodstore.sessions)
+    "vodstore.sessions.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vodstore.outage.OutageMiddleware",
@@ -116,7 +117,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
+    # A broken connection is replaced before a request uses it; checked only after a
+    # rest (vodstore.postgresql: the check was a round trip in every request).
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        DATABASES["default"]["ENGINE"] = "vodstore.postgresql"
 # Persistent connections, on SQLite too: a new SQLite connection per request ran the
 # PRAGMAs above and started with an empty page cache (100,000 films: a title search
 # read its pages afresh every time).
@@ -192,7 +197,8 @@ PASSWORD_HASHERS = [
 # --forwarded-allow-ips and a proxy that sets it), or every client shares one count.
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # Django's model backend, given the account read with the session (vodstore.sessions)
+    "vodstore.sessions.SessionAccountBackend",
 ]
 # In the shared cache when there is one (Redis); in the database otherwise, which every
 # process shares too (a local-memory cache would give each process its own count).
@@ -295,6 +301,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = SECURE_HTTPS
 SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 SESSION_COOKIE_SECURE = SECURE_HTTPS
+# Database sessions that know their account: read with it in one query, ended by index
+# ("sign out everywhere", closing an account): vodstore.sessions.
+SESSION_ENGINE = "vodstore.sessions"
 CSRF_COOKIE_SECURE = SECURE_HTTPS
 SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000 if SECURE_HTTPS else 0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HTTPS

@@ -117,16 +117,16 @@ def test_the_ledger_still_shows_when_purchases_cannot_be_read(
 def test_the_ledger_page_runs_the_same_queries_whatever_its_length(
     signed_in, user, committed, django_assert_num_queries
 ):
-    """Session, user, the header's balance; the balance, count and page of the ledger;
-    the page's film titles (one query for all its rows)."""
+    """The session with its user (one query); the header's balance; the balance, count
+    and page of the ledger; the page's film titles (one query for all its rows)."""
     with committed():
         purchase_create(user_id=user.id, vod_id=make_vod().id)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         signed_in.get(MILEAGE_URL)
     for _ in range(25):  # more than a page
         with committed():
             purchase_create(user_id=user.id, vod_id=make_vod().id)
-    with django_assert_num_queries(7):
+    with django_assert_num_queries(6):
         response = signed_in.get(MILEAGE_URL)
     assert len(ledger_rows(response)) == 20
 
