@@ -9,7 +9,11 @@ than any gateway call can last, so it never races a request still under way:
   the first result, so nothing moves twice);
   (a committed purchase's capture is recorded in its transaction, so a capture not
   made is one of these);
-- an authorization that no committed purchase uses is released and voided.
+- an authorization that no committed purchase uses is released and voided;
+- an authorization the gateway had not heard of is looked up again for
+  `PAYMENT_LATE_AUTHORIZATION_SECONDS` after it was made: a request held up on the way
+  (or a processor slower than its own deadline) may still reach it, and an
+  authorization that went through after all is recorded, released and voided.
 
 `payments_check` lists every disagreement between the books and the gateway's ledger:
 a charge kept for no paid purchase, a paid purchase without its charge, a refund made
@@ -33,6 +37,7 @@ from vodstore.vocabulary import PaymentMethod
 
 Kind, State = Operation.Kind, Operation.State
 BATCH = 500
+NEVER_REACHED = "never reached the gateway"
 
 
 def _cutoff(grace_seconds: float | None):
@@ -57,7 +62,7 @@ def payments_reconcile(*, grace_seconds: float | None = None) -> Counter:
         except GatewayError:
             continue  # still in doubt: next time
         if found is None:
-            operation_finish(operation, State.FAILED, error="never reached the gateway")
+            operation_finish(operation, State.FAILED, error=NEVER_REACHED)
         elif found.outcome == "succeeded":
             operation_finish(operation, State.SUCCEEDED, reference=found.reference)
             if operation.purchase_id is None:  # its request gave up long ago
@@ -76,6 +81,44 @@ def payments_reconcile(*, grace_seconds: float | None = None) -> Counter:
     for authorization in unused[:BATCH]:
         if authorization_release(authorization=authorization):
             done["unused authorization voided"] += 1
+    done.update(_late_authorizations(gateway, cutoff))
+    return done
+
+
+def _late_authorizations(gateway, cutoff) -> Counter:
+    """Look up again the authorizations the gateway had not heard of, while one might
+    still reach it; record one that did (never for a purchase: its request was told it
+    failed), let it go and void it."""
+    done: Counter = Counter()
+    since = timezone.now() - timedelta(seconds=settings.PAYMENT_LATE_AUTHORIZATION_SECONDS)
+    unheard = Operation.objects.filter(
+        kind=Kind.AUTHORIZE,
+        state=State.FAILED,
+        last_error=NEVER_REACHED,
+        created_at__gte=since,
+        updated_at__lt=cutoff,
+    )
+    for operation in unheard[:BATCH]:
+        try:
+            found = gateway.lookup(idempotency_key=operation.key)
+        except GatewayError:
+            continue  # next time
+        if found is None or found.outcome != "succeeded":
+            continue
+        # succeeded and released in one update: never a live authorization a request
+        # could take (its buyer may have a new one by now)
+        recorded = Operation.objects.filter(
+            pk=operation.pk, state=State.FAILED, purchase_id__isnull=True
+        ).update(
+            state=State.SUCCEEDED,
+            reference=found.reference,
+            released_at=timezone.now(),
+            last_error=f"{NEVER_REACHED} at first; reached it late",
+            updated_at=timezone.now(),
+        )
+        if recorded:  # released already: this makes and sends its void
+            authorization_release(authorization=operation)
+            done["late authorization voided"] += 1
     return done
 
 

@@ -509,6 +509,9 @@ if PAYMENT_RECONCILE_GRACE_SECONDS <= PAYMENT_GATEWAY_TIMEOUT:
         "PAYMENT_RECONCILE_GRACE_SECONDS must be longer than PAYMENT_GATEWAY_TIMEOUT."
     )
 PAYMENT_RECONCILE_EVERY_SECONDS = env.float("PAYMENT_RECONCILE_EVERY_SECONDS", default=10)
+# An authorization the gateway had not heard of after the grace is looked up again for
+# this long after it was made, and voided if it reached the gateway late after all.
+PAYMENT_LATE_AUTHORIZATION_SECONDS = env.float("PAYMENT_LATE_AUTHORIZATION_SECONDS", default=3600)
 
 # --- The payment guard (payment.guard) ------------------------------------------------
 PAYMENT_GUARD = {

@@ -493,3 +493,59 @@ def test_a_lookup_after_the_deadline_is_final_so_a_slow_charge_is_never_orphaned
         assert Operation.objects.get(kind=Kind.AUTHORIZE).state == State.FAILED
         assert simulated.ledger()["charges"] == []
         assert payments_check(grace_seconds=0) == []
+
+
+def late_arrival(user, simulated, *, made_ago: timedelta) -> Operation:
+    """An authorization the reconciler found the gateway had never heard of, which then
+    reached the gateway after all (held up on the way)."""
+    operation = Operation.objects.create(
+        kind=Kind.AUTHORIZE, gateway=simulated.name, amount=1000, user=user, request_key="r1"
+    )
+    payments_reconcile(grace_seconds=0)  # not heard of: failed
+    operation.refresh_from_db()
+    assert (operation.state, operation.last_error) == (State.FAILED, "never reached the gateway")
+    long_ago = timezone.now() - made_ago
+    Operation.objects.filter(pk=operation.pk).update(created_at=long_ago, updated_at=long_ago)
+    simulated.authorize(amount=1000, idempotency_key=operation.key)  # ... and then it arrives
+    return operation
+
+
+def test_an_authorization_that_reaches_the_gateway_late_is_voided(user, tmp_path):
+    simulated = SimulatedGateway(ledger=str(tmp_path / "gateway.sqlite3"))
+    with use_gateway(simulated):
+        operation = late_arrival(user, simulated, made_ago=timedelta(minutes=5))
+        # the buyer tried again a moment ago: a live authorization of the same request
+        again = Operation.objects.create(
+            kind=Kind.AUTHORIZE, gateway=simulated.name, amount=1000, user=user, request_key="r1"
+        )
+        Operation.objects.filter(pk=again.pk).update(state=State.SUCCEEDED)
+        assert payments_check(grace_seconds=0)  # a charge held for nothing, for now
+
+        done = payments_reconcile(grace_seconds=60)
+
+        operation.refresh_from_db()
+        assert done["late authorization voided"] == 1
+        assert operation.state == State.SUCCEEDED and operation.released_at is not None
+        assert operation.purchase_id is None and operation.reference
+        void = Operation.objects.get(authorization=operation, kind=Kind.VOID)
+        assert void.state == State.SUCCEEDED
+        charge = {c["reference"]: c for c in simulated.ledger()["charges"]}[operation.reference]
+        assert charge["status"] == "voided"
+        # the buyer's new authorization is untouched, and nothing is looked up twice
+        again.refresh_from_db()
+        assert again.released_at is None and again.state == State.SUCCEEDED
+        assert payments_reconcile(grace_seconds=60)["late authorization voided"] == 0
+
+
+def test_after_the_late_window_an_unheard_authorization_is_not_looked_up_again(
+    user, tmp_path, settings
+):
+    settings.PAYMENT_LATE_AUTHORIZATION_SECONDS = 3600
+    simulated = SimulatedGateway(ledger=str(tmp_path / "gateway.sqlite3"))
+    with use_gateway(simulated):
+        operation = late_arrival(user, simulated, made_ago=timedelta(hours=2))
+        assert payments_reconcile(grace_seconds=0)["late authorization voided"] == 0
+        operation.refresh_from_db()
+        assert operation.state == State.FAILED
+        # and the check still says so: a person looks at it
+        assert any("held for no paid purchase" in p for p in payments_check(grace_seconds=0))
