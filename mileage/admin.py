@@ -1,9 +1,11 @@
 """Django admin for mileage: accounts with their read-only, append-only ledger."""
 
 from django.contrib import admin
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from mileage.models import MileageAccount, MileageEntry
+from vodstore.admin_lists import LongListAdmin, as_id, as_uuid, user_ids_named
 from vodstore.admin_tools import ReadOnlyAdminMixin, points_amount
 
 
@@ -28,9 +30,13 @@ class MileageEntryInline(Points, ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(MileageAccount)
-class MileageAccountAdmin(Points, ReadOnlyAdminMixin, admin.ModelAdmin):
+class MileageAccountAdmin(LongListAdmin, Points, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """One account per user: a table as long as the list of users, not of the store's
+    history, so its columns still sort (newest account first by default: its key)."""
+
     list_display = ["user", "points", "updated_at"]
-    search_fields = ["user__username"]
+    search_fields = ["=user__username"]  # shows the search box; get_search_results decides
+    search_help_text = _("A user's exact username or number.")
     list_select_related = ["user"]
     fields = ["user", "points", "updated_at"]
     readonly_fields = ["points"]
@@ -39,18 +45,41 @@ class MileageAccountAdmin(Points, ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
 
+    def search_matches(self, term: str) -> Q:
+        # the account's primary key is its user's id
+        matches = Q(pk__in=user_ids_named(term))
+        if (user_id := as_id(term)) is not None:
+            matches |= Q(pk=user_id)
+        return matches
+
 
 @admin.register(MileageEntry)
-class MileageEntryAdmin(Points, ReadOnlyAdminMixin, admin.ModelAdmin):
+class MileageEntryAdmin(LongListAdmin, Points, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "user", "change", "reason", "purchase_id", "created_at"]
+    # what an index sorts: newest first (Meta.ordering, `entry_recent`), by number, by
+    # purchase (`one_entry_per_reason` starts with it)
+    sortable_by = ["id", "purchase_id", "created_at"]
     list_filter = ["reason", "created_at"]
-    search_fields = ["=purchase_id", "account__user__username", "=event_id"]
+    search_fields = ["=purchase_id"]  # shows the search box; get_search_results decides
+    search_help_text = _(
+        "A purchase number, an event's id, or the account holder's exact username."
+    )
     list_select_related = ["account__user"]
     fields = ["user", "change", "reason", "purchase_id", "event_id", "created_at"]
     readonly_fields = ["user", "change"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("account__user")
+
+    def search_matches(self, term: str) -> Q:
+        """The entries of a purchase, the one an event wrote, or an account's (whose
+        primary key is its user's id): each an indexed lookup."""
+        if (event_id := as_uuid(term)) is not None:
+            return Q(event_id=event_id)
+        matches = Q(account_id__in=user_ids_named(term))
+        if (purchase_id := as_id(term)) is not None:
+            matches |= Q(purchase_id=purchase_id)
+        return matches
 
     @admin.display(description=_("user"), ordering="account__user__username")
     def user(self, obj: MileageEntry) -> str:

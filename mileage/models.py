@@ -47,7 +47,12 @@ class MileageEntry(models.Model):
             models.UniqueConstraint(fields=["purchase_id", "reason"], name="one_entry_per_reason"),
             models.CheckConstraint(condition=~Q(delta=0), name="entry_changes_something"),
         ]
-        indexes = [models.Index(fields=["account", "-created_at"], name="entry_account_recent")]
+        indexes = [
+            models.Index(fields=["account", "-created_at"], name="entry_account_recent"),
+            # admin's ledger newest first and the sales overview's days, without reading
+            # the whole ledger
+            models.Index(fields=["-created_at", "-id"], name="entry_recent"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.delta:+,d} {self.reason} (purchase {self.purchase_id})"

@@ -4,6 +4,7 @@ guard's state."""
 from django.conf import settings
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -11,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from payment.guard import get_guard
 from payment.models import Operation, Payment
+from vodstore.admin_lists import LongListAdmin, as_id, user_ids_named
 from vodstore.admin_tools import ReadOnlyAdminMixin, paid_amount, won_amount
 
 
@@ -26,8 +28,21 @@ class PurchaseLink:
         return format_html('<a href="{}">#{}</a>', url, obj.purchase_id)
 
 
+def exact_matches(term: str, *fields: str) -> Q:
+    """A payment or an operation found by what the term can be: a purchase's number, a
+    buyer's exact username, or exactly the value of one of `fields` (the gateway's
+    reference, an operation's key): each an indexed lookup, instead of `icontains` over
+    every row."""
+    matches = Q(user_id__in=user_ids_named(term))
+    for field in fields:
+        matches |= Q(**{field: term})
+    if (purchase_id := as_id(term)) is not None:
+        matches |= Q(purchase_id=purchase_id)
+    return matches
+
+
 @admin.register(Payment)
-class PaymentAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
+class PaymentAdmin(LongListAdmin, PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "purchase",
@@ -38,8 +53,14 @@ class PaymentAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
         "gateway",
         "approved_at",
     ]
+    # what an index sorts: newest first (Meta.ordering, `payment_recent`), by number,
+    # by purchase (unique)
+    sortable_by = ["id", "purchase", "approved_at"]
     list_filter = ["status", "method", "approved_at"]
-    search_fields = ["=purchase_id", "gateway_reference", "user__username"]
+    search_fields = ["=purchase_id"]  # shows the search box; get_search_results decides
+    search_help_text = _(
+        "A purchase number, the gateway's reference (exactly), or a buyer's exact username."
+    )
     list_select_related = ["user"]
     fields = [
         "purchase",
@@ -59,6 +80,9 @@ class PaymentAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
+
+    def search_matches(self, term: str) -> Q:
+        return exact_matches(term, "gateway_reference")
 
     @admin.display(description=_("amount"), ordering="amount")
     def paid(self, obj: Payment) -> str:
@@ -88,7 +112,7 @@ class PaymentAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Operation)
-class OperationAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
+class OperationAdmin(LongListAdmin, PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every call the store asked the gateway to make, with its answer. Operations
     left pending are in doubt: the reconciler (in the outbox worker, or
     `manage.py payments_reconcile`) finishes them."""
@@ -104,8 +128,18 @@ class OperationAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
         "attempts",
         "created_at",
     ]
-    list_filter = ["kind", "state", "gateway"]
-    search_fields = ["=purchase_id", "=key", "reference", "user__username"]
+    # what an index sorts: newest first (Meta.ordering, `payment_op_recent`), by number
+    sortable_by = ["id", "created_at"]
+    # No filter by gateway: its choices were a SELECT DISTINCT over every operation, and
+    # the few operations of an adapter no longer used could only be found by reading
+    # them all (the column shows it). Kind and state: `payment_op_unusual` finds the
+    # rare ones (voids, refunds, pending, failed); the common ones are most rows.
+    list_filter = ["kind", "state"]
+    search_fields = ["=key"]  # shows the search box; get_search_results decides
+    search_help_text = _(
+        "A purchase number, the gateway's reference or the operation's key (exactly), "
+        "or a buyer's exact username."
+    )
     list_select_related = ["user"]
     fields = [
         "kind",
@@ -129,6 +163,9 @@ class OperationAdmin(PurchaseLink, ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
+
+    def search_matches(self, term: str) -> Q:
+        return exact_matches(term, "reference", "key")
 
     @admin.display(description=_("amount"), ordering="amount")
     def amount_won(self, obj: Operation) -> str:

@@ -1,13 +1,17 @@
-"""Payment's metrics: the guard's state and the payments by method and status."""
+"""Payment's metrics: the guard's state, and the payments by method and status as
+running totals (see `vodstore.metrics.running_totals`): a scrape reads the payments
+approved and cancelled in the last minutes through their indexes (`payment_recent`,
+`payment_cancelled`), never the whole table."""
 
 from collections.abc import Iterator
 
-from django.db.models import Count
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from payment.guard import CLOSED, HALF_OPEN, OPEN, get_guard
 from payment.models import Payment
-from vodstore.metrics import cached_counts
+from vodstore.metrics import by_method_and_status, cancellable_facts
+
+FACTS = cancellable_facts(Payment, made_at="approved_at", method="method")
 
 
 def collect() -> Iterator[Metric]:
@@ -43,14 +47,9 @@ def collect() -> Iterator[Metric]:
         "Gateway calls in flight in this process.",
         value=status.in_flight,
     )
-    payments = GaugeMetricFamily(
-        "payments", "Payments by method and status.", labels=["method", "status"]
+    yield by_method_and_status(
+        "payments",
+        "Payments by method and status.",
+        FACTS,
+        kept=Payment.Status.APPROVED.value,
     )
-    for (method, status), n in cached_counts("payments", _count).items():
-        payments.add_metric([method, status], n)
-    yield payments
-
-
-def _count() -> dict:
-    rows = Payment.objects.values_list("method", "status").annotate(n=Count("id"))
-    return {(method, status): n for method, status, n in rows.order_by()}

@@ -93,6 +93,22 @@ class Operation(models.Model):
                 ),
                 name="payment_op_unused_auth",
             ),
+            # admin: the list newest first, and a search by purchase or by the
+            # gateway's reference, without reading the whole table
+            models.Index(fields=["-created_at", "-id"], name="payment_op_recent"),
+            models.Index(
+                fields=["-created_at", "-id"],
+                condition=Q(kind__in=["void", "refund"]) | Q(state__in=["pending", "failed"]),
+                name="payment_op_unusual",
+            ),
+            models.Index(
+                fields=["purchase_id"],
+                condition=Q(purchase_id__isnull=False),
+                name="payment_op_purchase",
+            ),
+            models.Index(
+                fields=["reference"], condition=~Q(reference=""), name="payment_op_reference"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -121,7 +137,20 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-approved_at", "-id"]
-        indexes = [models.Index(fields=["user", "-approved_at"], name="payment_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-approved_at"], name="payment_user_recent"),
+            # admin's list newest first, the sales overview's days, /metrics' running
+            # totals; a search by the gateway's reference (mileage payments have none)
+            models.Index(fields=["-approved_at", "-id"], name="payment_recent"),
+            models.Index(
+                fields=["cancelled_at"], condition=Q(status="cancelled"), name="payment_cancelled"
+            ),
+            models.Index(
+                fields=["gateway_reference"],
+                condition=~Q(gateway_reference=""),
+                name="payment_reference",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"payment {self.id} for purchase {self.purchase_id} ({self.status})"

@@ -3,16 +3,21 @@ and the sales overview."""
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from catalog.selectors import vod_list
 from purchase import services
 from purchase.models import IdempotencyKey, Purchase, WatchProgress
 from purchase.sales import OVERVIEW_DAYS, sales_chart, sales_overview
+from vodstore.admin_lists import LongListAdmin, as_id, user_ids_named
 from vodstore.admin_tools import ReadOnlyAdminMixin, paid_amount
 from vodstore.errors import DomainError
+
+FILMS_SEARCHED = 1000  # films whose title matches, at most, in a search of purchases
 
 
 class WatchProgressInline(ReadOnlyAdminMixin, admin.StackedInline):
@@ -24,10 +29,13 @@ class WatchProgressInline(ReadOnlyAdminMixin, admin.StackedInline):
 
 
 @admin.register(Purchase)
-class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class PurchaseAdmin(LongListAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["id", "vod_title", "user", "status", "payment_method", "paid", "created_at"]
+    # what an index sorts: newest first (Meta.ordering, `purchase_recent`), or by number
+    sortable_by = ["id", "created_at"]
     list_filter = ["status", "payment_method", "created_at"]
-    search_fields = ["vod_title", "user__username", "=id"]
+    search_fields = ["=id"]  # shows the search box; get_search_results decides
+    search_help_text = _("A purchase number, a buyer's exact username, or part of a film's title.")
     list_select_related = ["user"]
     fields = [
         "vod_title",
@@ -47,6 +55,17 @@ class PurchaseAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     def get_queryset(self, request):
         # the change page's title names the buyer ("Alive! for alice (paid)")
         return super().get_queryset(request).select_related("user")
+
+    def search_matches(self, term: str) -> Q:
+        """The purchase with that number, the buyer with exactly that username, the
+        films whose title contains the words (the catalog's title index): each one
+        indexed lookup, instead of `icontains` over every purchase."""
+        films = vod_list(search=term, off_sale_too=True).order_by()
+        matches = Q(user_id__in=user_ids_named(term))
+        matches |= Q(vod_id__in=list(films.values_list("id", flat=True)[:FILMS_SEARCHED]))
+        if (purchase_id := as_id(term)) is not None:
+            matches |= Q(pk=purchase_id)
+        return matches
 
     @admin.display(description=_("paid"), ordering="amount")
     def paid(self, obj: Purchase) -> str:

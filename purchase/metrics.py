@@ -1,23 +1,22 @@
-"""Purchase's metrics: purchases by payment method and status."""
+"""Purchase's metrics: purchases by payment method and status, as running totals (see
+`vodstore.metrics.running_totals`): a scrape reads the purchases made and cancelled in
+the last minutes through their indexes (`purchase_recent`, `purchase_cancelled`),
+never the whole table."""
 
 from collections.abc import Iterator
 
-from django.db.models import Count
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 
 from purchase.models import Purchase
-from vodstore.metrics import cached_counts
+from vodstore.metrics import by_method_and_status, cancellable_facts
+
+FACTS = cancellable_facts(Purchase, made_at="created_at", method="payment_method")
 
 
 def collect() -> Iterator[Metric]:
-    purchases = GaugeMetricFamily(
-        "purchases", "Purchases by payment method and status.", labels=["method", "status"]
+    yield by_method_and_status(
+        "purchases",
+        "Purchases by payment method and status.",
+        FACTS,
+        kept=Purchase.Status.PAID.value,
     )
-    for (method, status), n in cached_counts("purchases", _count).items():
-        purchases.add_metric([method, status], n)
-    yield purchases
-
-
-def _count() -> dict:
-    rows = Purchase.objects.values_list("payment_method", "status").annotate(n=Count("id"))
-    return {(method, status): n for method, status, n in rows.order_by()}

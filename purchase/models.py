@@ -42,7 +42,16 @@ class Purchase(models.Model):
                 name="purchase_payment_method_known",
             ),
         ]
-        indexes = [models.Index(fields=["user", "-created_at"], name="purchase_user_recent")]
+        indexes = [
+            models.Index(fields=["user", "-created_at"], name="purchase_user_recent"),
+            # admin's list, newest first, and any span of days (the sales overview,
+            # /metrics' running totals), without reading the whole table
+            models.Index(fields=["-created_at", "-id"], name="purchase_recent"),
+            # /metrics: the cancellations since the last count
+            models.Index(
+                fields=["cancelled_at"], condition=Q(status="cancelled"), name="purchase_cancelled"
+            ),
+        ]
 
     def __str__(self) -> str:
         # reads the user unless selected with the purchase (the admin selects it)

@@ -9,9 +9,8 @@ class VodstoreConfig(AppConfig):
 
     def ready(self) -> None:
         from vodstore import schema  # noqa: F401 - registers the token scheme
-        from vodstore.events import collect_metrics
-        from vodstore.metrics import register_collector
+        from vodstore.metrics import collect_outbox, register_collector
         from vodstore.wiring import wire
 
-        register_collector(collect_metrics)
+        register_collector(collect_outbox)
         wire()  # every app's models are loaded by now, so every handler can be imported

@@ -17,21 +17,18 @@ import dataclasses
 import enum
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any, ClassVar
 
 from blinker import Namespace
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Count
 from django.db.models.functions import Now
 from django.utils import timezone
-from prometheus_client.core import GaugeMetricFamily, Metric
 
 from vodstore import tracing
 from vodstore.errors import DomainError
-from vodstore.metrics import cached_counts
 from vodstore.models import EventDelivery, GroupRetry, OutboxEvent
 from vodstore.outage import is_outage
 
@@ -467,23 +464,3 @@ def retry_now(event_ids: Iterable[uuid.UUID]) -> int:
         )
         requeued += regrouped.update(status=GroupRetry.Status.PENDING, next_attempt_at=db_now())
     return requeued
-
-
-def collect_metrics() -> Iterator[Metric]:
-    """Outbox events by status, for /metrics (pending ones await a handler)."""
-    family = GaugeMetricFamily(
-        "outbox_events",
-        "Outbox events awaiting delivery or given up, by status.",
-        labels=["status"],
-    )
-    # Not the delivered ones: they are nearly all of the table, and a count of them
-    # would scan it. Pending ones are read through their partial index.
-    counts = cached_counts("outbox", _count_undelivered)
-    for status in (OutboxEvent.Status.PENDING, OutboxEvent.Status.FAILED):
-        family.add_metric([status], counts.get(status, 0))
-    yield family
-
-
-def _count_undelivered() -> dict:
-    undelivered = OutboxEvent.objects.exclude(status=OutboxEvent.Status.DELIVERED)
-    return dict(undelivered.values_list("status").annotate(n=Count("id")).order_by())

@@ -404,8 +404,8 @@ METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 METRICS_ALLOWED_ADDRESSES = env.list(
     "METRICS_ALLOWED_ADDRESSES", default=["127.0.0.1", "::1"] if DEBUG else []
 )
-# Figures that scan a table (purchases and payments by status) are recounted at most
-# this often, whatever the scrape interval and the number of workers.
+# Purchase and payment totals are brought up to date at most this often, whatever the
+# scrape interval and the number of workers (vodstore.metrics.running_totals).
 METRICS_COUNT_SECONDS = env.int("METRICS_COUNT_SECONDS", default=60)
 
 # --- Event bus (vodstore.events) ------------------------------------------------------
