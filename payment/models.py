@@ -109,6 +109,12 @@ class Operation(models.Model):
             models.Index(
                 fields=["reference"], condition=~Q(reference=""), name="payment_op_reference"
             ),
+            # history retention: holds released (and voided) for nothing, oldest first
+            models.Index(
+                fields=["released_at"],
+                condition=Q(released_at__isnull=False, purchase_id__isnull=True),
+                name="payment_op_released",
+            ),
         ]
 
     def __str__(self) -> str:

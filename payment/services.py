@@ -8,9 +8,11 @@ a crash leaves in doubt, `payment.reconcile` finishes."""
 
 import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from mileage.services import mileage_spend
@@ -372,3 +374,50 @@ def payments_reconcile(*, grace_seconds: float | None = None):
     from payment import reconcile  # late: the reconciler builds on this module
 
     return reconcile.payments_reconcile(grace_seconds=grace_seconds)
+
+
+# --- history ----------------------------------------------------------------------------
+
+
+def operations_prune(*, days: int | None = None, batch_size: int = 1000) -> int:
+    """Delete the gateway operations that moved no money and that nothing refers to,
+    once older than `days` (`PAYMENT_OPERATION_RETENTION_DAYS`): failed authorizations,
+    and authorizations released and voided, with their void. A purchase's operations
+    are its money record and stay. Batches of `batch_size`, each its own transaction;
+    returns how many operations went."""
+    days = settings.PAYMENT_OPERATION_RETENTION_DAYS if days is None else days
+    cutoff = timezone.now() - timedelta(days=days)
+    followups = Operation.objects.filter(authorization=OuterRef("pk"))
+    paid = Exists(Payment.objects.filter(authorization=OuterRef("pk")))
+    failed = (
+        Operation.objects.filter(
+            kind=Kind.AUTHORIZE, state=State.FAILED, purchase_id__isnull=True, created_at__lt=cutoff
+        )
+        .exclude(Exists(followups))
+        .exclude(paid)
+    )
+    voided = (
+        Operation.objects.filter(
+            kind=Kind.AUTHORIZE,
+            state=State.SUCCEEDED,
+            purchase_id__isnull=True,
+            released_at__lt=cutoff,
+        )
+        .filter(Exists(followups.filter(kind=Kind.VOID, state=State.SUCCEEDED)))
+        .exclude(Exists(followups.exclude(kind=Kind.VOID)))
+        .exclude(paid)
+    )
+    deleted = 0
+    for selection in (failed, voided):
+        while True:
+            with transaction.atomic(durable=True):
+                chosen = selection.order_by("pk")
+                if connection.features.has_select_for_update_skip_locked:
+                    chosen = chosen.select_for_update(skip_locked=True)
+                ids = list(chosen.values_list("pk", flat=True)[:batch_size])
+                # the voids first: an operation's authorization is PROTECTed
+                deleted += Operation.objects.filter(authorization_id__in=ids).delete()[0]
+                deleted += Operation.objects.filter(pk__in=ids).delete()[0]
+            if len(ids) < batch_size:
+                break
+    return deleted

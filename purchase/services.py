@@ -307,3 +307,9 @@ def progress_save(*, user_id: int, vod_id: int, position_seconds: float) -> Watc
         )
         progress.refresh_from_db()
     return progress
+
+
+def idempotency_keys_purge() -> int:
+    """Forget Idempotency-Key answers older than `IDEMPOTENCY_KEY_TTL_HOURS` (history
+    retention runs it); return how many."""
+    return idempotency.idempotency_purge()

@@ -291,7 +291,9 @@ def test_prune_history_deletes_in_batches_and_says_what_it_deleted():
         "deleted 3 outbox event(s) older than 30 days (3 delivered), with 3 delivery and "
         "0 retry record(s), in 2 batch(es)"
     )
-    assert lines[-1].endswith("; deleted 1 expired idempotency key(s)")
+    assert lines[-1].endswith(
+        "; deleted 1 expired idempotency key(s); deleted 0 gateway operation(s) that moved no money"
+    )
     assert len(left()) == 1
     assert list(IdempotencyKey.objects.values_list("id", flat=True)) == [fresh.id]
 
@@ -366,7 +368,9 @@ def test_a_long_clean_up_goes_on_at_the_next_passes_a_slice_at_a_time(monkeypatc
     monkeypatch.setattr(outbox_worker, "PRUNE_SLICE_SECONDS", 0)  # one batch per pass
     settings.OUTBOX_RETENTION_BATCH_SIZE = 2
     purged = []
-    monkeypatch.setattr(retention, "idempotency_keys_purge", lambda: purged.append(1) or 0)
+    monkeypatch.setattr(
+        retention.purchase_services, "idempotency_keys_purge", lambda: purged.append(1) or 0
+    )
     for _ in range(5):
         make_event(Status.DELIVERED, days=OLD)
     pruning = outbox_worker.Pruning(outbox_worker.Command(stdout=io.StringIO()), every=600)

@@ -1,6 +1,5 @@
 """History retention: outbox events whose handling is finished are deleted, with their
-delivery and retry records, once older than `OUTBOX_RETENTION_DAYS`; expired
-Idempotency-Key answers are forgotten on the same schedule.
+delivery and retry records, once older than `OUTBOX_RETENTION_DAYS`.
 
 Which events are finished:
 - `delivered`: every handler ran (or nobody handles the type: an audit record);
@@ -17,10 +16,11 @@ database has it, locked with SKIP LOCKED, so that several workers pruning at onc
 different batches instead of queueing behind each other. Inserts of new events take no
 lock that these conflict with.
 
-Payment operations are not pruned (see docs/how-it-works.md, "History retention")."""
+The apps' own history goes on the same schedule, each through its service: expired
+Idempotency-Key answers (purchase), and gateway operations that moved no money once
+older than `PAYMENT_OPERATION_RETENTION_DAYS` (payment: failed authorizations, holds
+released and voided; a purchase's operations stay)."""
 
-import io
-import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,11 +28,12 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.management import call_command
 from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.utils import timezone
 
+from payment import services as payment_services
+from purchase import services as purchase_services
 from vodstore import events
 from vodstore.models import EventDelivery, GroupRetry, OutboxEvent
 
@@ -61,6 +62,7 @@ class Pruned:
     seconds: float = 0.0
     finished: bool = True  # False: the time allowed ran out with more to delete
     idempotency_keys: int | None = None  # None: not purged in this run
+    payment_operations: int | None = None  # None: not pruned in this run
     days: int = 0
 
     def add(self, batch: Batch) -> None:
@@ -71,7 +73,7 @@ class Pruned:
 
     @property
     def anything(self) -> bool:
-        return bool(self.batches or self.idempotency_keys)
+        return bool(self.batches or self.idempotency_keys or self.payment_operations)
 
     def summary(self) -> str:
         kinds = ", ".join(f"{n} {kind}" for kind, n in sorted(self.events.items()) if n)
@@ -84,6 +86,8 @@ class Pruned:
             line += "; more left for the next run"
         if self.idempotency_keys is not None:
             line += f"; deleted {self.idempotency_keys} expired idempotency key(s)"
+        if self.payment_operations is not None:
+            line += f"; deleted {self.payment_operations} gateway operation(s) that moved no money"
         return line
 
 
@@ -198,16 +202,6 @@ def outbox_prunable(*, days: int | None = None) -> dict[str, int]:
     return dict(counts)
 
 
-def idempotency_keys_purge() -> int:
-    """Forget Idempotency-Key answers older than `IDEMPOTENCY_KEY_TTL_HOURS`; return how
-    many. The keys are purchase's private records: its own command deletes them, run
-    here by name, as an operator would run it."""
-    out = io.StringIO()
-    call_command("purge_idempotency_keys", stdout=out)
-    count = re.search(r"\d+", out.getvalue())  # "deleted N expired idempotency key(s)"
-    return int(count.group()) if count else 0
-
-
 def history_prune(
     *,
     days: int | None = None,
@@ -216,9 +210,17 @@ def history_prune(
     idempotency_keys: bool = True,
     on_batch: Callable[[Batch], None] | None = None,
 ) -> Pruned:
-    """Everything retention deletes: expired idempotency keys (unless told not to), then
+    """Everything retention deletes: expired idempotency keys and the gateway
+    operations that moved no money past `PAYMENT_OPERATION_RETENTION_DAYS` (each app's
+    own, by its service; unless told not to: the worker does them once a period), then
     the finished outbox events (see `outbox_prune`)."""
-    purged = idempotency_keys_purge() if idempotency_keys else None
+    purged = operations = None
+    if idempotency_keys:
+        purged = purchase_services.idempotency_keys_purge()
+        operations = payment_services.operations_prune(
+            batch_size=batch_size or settings.OUTBOX_RETENTION_BATCH_SIZE
+        )
     result = outbox_prune(days=days, batch_size=batch_size, deadline=deadline, on_batch=on_batch)
     result.idempotency_keys = purged
+    result.payment_operations = operations
     return result

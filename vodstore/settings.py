@@ -512,6 +512,11 @@ PAYMENT_RECONCILE_EVERY_SECONDS = env.float("PAYMENT_RECONCILE_EVERY_SECONDS", d
 # An authorization the gateway had not heard of after the grace is looked up again for
 # this long after it was made, and voided if it reached the gateway late after all.
 PAYMENT_LATE_AUTHORIZATION_SECONDS = env.float("PAYMENT_LATE_AUTHORIZATION_SECONDS", default=3600)
+# Gateway operations that moved no money (failed authorizations, holds released and
+# voided) are deleted this many days after (history retention); a purchase's stay.
+# Longer than card networks' dispute windows (about 120 days): the operation is the
+# store's only link from an account to the processor's charge.
+PAYMENT_OPERATION_RETENTION_DAYS = env.int("PAYMENT_OPERATION_RETENTION_DAYS", default=180)
 
 # --- The payment guard (payment.guard) ------------------------------------------------
 PAYMENT_GUARD = {

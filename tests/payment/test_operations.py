@@ -549,3 +549,73 @@ def test_after_the_late_window_an_unheard_authorization_is_not_looked_up_again(
         assert operation.state == State.FAILED
         # and the check still says so: a person looks at it
         assert any("held for no paid purchase" in p for p in payments_check(grace_seconds=0))
+
+
+# --- history: operations that moved no money go after PAYMENT_OPERATION_RETENTION_DAYS --
+
+
+def aged(operation: Operation, days: int) -> Operation:
+    long_ago = timezone.now() - timedelta(days=days)
+    Operation.objects.filter(pk=operation.pk).update(created_at=long_ago, updated_at=long_ago)
+    if operation.released_at is not None:
+        Operation.objects.filter(pk=operation.pk).update(released_at=long_ago)
+    return operation
+
+
+def released_with(user, void_state: str, days: int) -> Operation:
+    hold = Operation.objects.create(
+        kind=Kind.AUTHORIZE,
+        state=State.SUCCEEDED,
+        gateway="fake",
+        amount=1000,
+        user=user,
+        reference="ch_1",
+        released_at=timezone.now(),
+    )
+    Operation.objects.create(
+        kind=Kind.VOID,
+        state=void_state,
+        gateway="fake",
+        amount=0,
+        user=user,
+        reference="ch_1",
+        authorization=hold,
+    )
+    return aged(hold, days)
+
+
+def test_old_operations_that_moved_no_money_go_and_a_purchases_stay(user, vod, gateway, settings):
+    settings.PAYMENT_OPERATION_RETENTION_DAYS = 180
+    bought = buy(user, vod)  # authorization and capture, a purchase's: they stay
+    for operation in Operation.objects.all():
+        aged(operation, 400)
+    declined = aged(
+        Operation.objects.create(
+            kind=Kind.AUTHORIZE, state=State.FAILED, gateway="fake", amount=1000, user=user
+        ),
+        400,
+    )
+    recent_decline = aged(
+        Operation.objects.create(
+            kind=Kind.AUTHORIZE, state=State.FAILED, gateway="fake", amount=1000, user=user
+        ),
+        10,
+    )
+    voided = released_with(user, State.SUCCEEDED, 400)
+    void_in_doubt = released_with(user, State.PENDING, 400)
+    void_refused = released_with(user, State.FAILED, 400)
+    kept_before = set(Operation.objects.filter(purchase_id=bought.id).values_list("pk", flat=True))
+    kept_before |= set(
+        Operation.objects.filter(authorization__purchase_id=bought.id).values_list("pk", flat=True)
+    )
+
+    deleted = payment_services.operations_prune(batch_size=1)
+
+    left = set(Operation.objects.values_list("pk", flat=True))
+    assert deleted == 3  # the decline, the released hold and its void
+    assert declined.pk not in left and voided.pk not in left
+    assert not Operation.objects.filter(authorization_id=voided.pk).exists()
+    assert {recent_decline.pk, void_in_doubt.pk, void_refused.pk} <= left
+    assert kept_before and kept_before <= left
+    assert_books_balance()
+    assert payment_services.operations_prune() == 0
