@@ -122,5 +122,14 @@ bench: install-dev
 	$(BIN)/python -m scripts.bench
 	$(BIN)/python -m scripts.bench media
 
+.PHONY: history
+## history: years of history (HISTORY_PURCHASES, default 10,000,000 purchases, with their
+## payments, points and delivered events) in a PostgreSQL database of its own at
+## 127.0.0.1:5432, kept between runs (`python -m scripts.history` --rebuild, --migrate, --drop);
+## then every admin list, /metrics and a buyer's pages against a young store of 10,000
+## purchases; writes reports/history.md.
+history: install-dev
+	$(BIN)/python -m scripts.history
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3* .test-gateway-*.sqlite3*
