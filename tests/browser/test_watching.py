@@ -42,7 +42,10 @@ def play(page: Page, selector: str = "video") -> None:
         "(selector) => { const v = document.querySelector(selector); if (v.paused) v.play(); }",
         selector,
     )
-    page.wait_for_function(f"() => document.querySelector('{selector}').currentTime > 0.5")
+    # a machine busy with other work decodes and serves slowly: up to 30 s, not 10
+    page.wait_for_function(
+        f"() => document.querySelector('{selector}').currentTime > 0.5", timeout=30_000
+    )
 
 
 def test_the_owner_plays_seeks_and_resumes_the_feature(page: Page, film, gateway, screenshot):
