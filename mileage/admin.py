@@ -1,12 +1,21 @@
 """Django admin for mileage: accounts with their read-only, append-only ledger."""
 
+from urllib.parse import urlencode
+
 from django.contrib import admin
 from django.db.models import Q
+from django.urls import reverse
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.timezone import localtime
 from django.utils.translation import gettext_lazy as _
 
 from mileage.models import MileageAccount, MileageEntry
 from vodstore.admin_lists import LongListAdmin, as_id, as_uuid, user_ids_named
 from vodstore.admin_tools import ReadOnlyAdminMixin, points_amount
+
+# The entries an account's page shows; the ledger's list has every one.
+LATEST_ENTRIES = 20
 
 
 class Points:
@@ -21,14 +30,6 @@ class Points:
         return points_amount(obj.balance)
 
 
-class MileageEntryInline(Points, ReadOnlyAdminMixin, admin.TabularInline):
-    model = MileageEntry
-    fields = ["created_at", "change", "reason", "purchase_id", "event_id"]
-    readonly_fields = fields
-    ordering = ["-created_at"]
-    extra = 0
-
-
 @admin.register(MileageAccount)
 class MileageAccountAdmin(LongListAdmin, Points, ReadOnlyAdminMixin, admin.ModelAdmin):
     """One account per user: a table as long as the list of users, not of the store's
@@ -38,9 +39,41 @@ class MileageAccountAdmin(LongListAdmin, Points, ReadOnlyAdminMixin, admin.Model
     search_fields = ["=user__username"]  # shows the search box; get_search_results decides
     search_help_text = _("A user's exact username or number.")
     list_select_related = ["user"]
-    fields = ["user", "points", "updated_at"]
-    readonly_fields = ["points"]
-    inlines = [MileageEntryInline]
+    fields = ["user", "points", "updated_at", "latest_entries"]
+    readonly_fields = ["points", "latest_entries"]
+
+    @admin.display(description=_("latest ledger entries"))
+    def latest_entries(self, obj: MileageAccount) -> str:
+        """The account's newest `LATEST_ENTRIES` entries (through `entry_account_recent`)
+        and a link to all of them in the ledger: an inline of every entry made the page
+        of a buyer with 3,600 purchases take 3.6 s (the history bench)."""
+        entries = obj.entries.order_by("-created_at", "-id")[:LATEST_ENTRIES]
+        rows = format_html_join(
+            "",
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    date_format(localtime(entry.created_at), "SHORT_DATETIME_FORMAT"),
+                    points_amount(entry.delta, signed=True),
+                    entry.get_reason_display(),
+                    entry.purchase_id or "",
+                )
+                for entry in entries
+            ),
+        )
+        ledger = reverse("admin:mileage_mileageentry_changelist")
+        everything = f"{ledger}?{urlencode({'q': obj.user.get_username()})}"
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            '<tbody>{}</tbody></table><p><a href="{}">{}</a></p>',
+            _("created at"),
+            _("change"),
+            _("reason"),
+            _("purchase"),
+            rows,
+            everything,
+            _("All of this account's entries in the ledger"),
+        )
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
