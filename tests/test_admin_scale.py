@@ -27,15 +27,6 @@ on_postgres = pytest.mark.skipif(
     connection.vendor != "postgresql",
     reason="EXPLAIN's plans are PostgreSQL's; SQLite has no planner statistics to test",
 )
-# The outbox's model belongs to the retention work; until it has these two indexes the
-# outbox list sorts its whole table, and these tests say so (strict: once the indexes
-# are there, the tests must pass).
-OUTBOX_INDEXES = {"outbox_recent", "outbox_unfinished"}
-needs_outbox_indexes = pytest.mark.xfail(
-    not {index.name for index in OutboxEvent._meta.indexes} >= OUTBOX_INDEXES,
-    reason=f"the outbox needs the indexes {sorted(OUTBOX_INDEXES)} (vodstore/models.py)",
-    strict=True,
-)
 # the tables that grow with the store's history (and its users)
 BIG_TABLES = {
     "purchase_purchase",
@@ -421,19 +412,9 @@ def seq_scans(queries: list[str]) -> list[str]:
     return found
 
 
-def explained(name: str, *, needing_outbox_indexes: int = 0) -> list:
-    """The lists of `name` as test cases on PostgreSQL; the first ones (as many as
-    `needing_outbox_indexes` says) wait for the outbox's indexes."""
-    return [
-        pytest.param(
-            url,
-            marks=[on_postgres, needs_outbox_indexes]
-            if n < needing_outbox_indexes
-            else [on_postgres],
-            id=url,
-        )
-        for n, url in enumerate(LISTS[name])
-    ]
+def explained(name: str) -> list:
+    """The lists of `name` as test cases on PostgreSQL."""
+    return [pytest.param(url, marks=[on_postgres], id=url) for url in LISTS[name]]
 
 
 @pytest.mark.parametrize(
@@ -444,7 +425,7 @@ def explained(name: str, *, needing_outbox_indexes: int = 0) -> list:
         *explained("operations"),
         *explained("ledger"),
         *explained("accounts"),
-        *explained("outbox", needing_outbox_indexes=2),
+        *explained("outbox"),
         *explained("deliveries"),
     ],
 )
