@@ -20,7 +20,7 @@ from payment.models import Payment
 from purchase import metrics as purchase_metrics
 from purchase.models import Purchase
 from tests.conftest import make_user, make_vod
-from tests.test_admin_scale import fill_history, needs_outbox_indexes, on_postgres, seq_scans
+from tests.test_admin_scale import fill_history, on_postgres, seq_scans
 from vodstore import metrics
 from vodstore.models import OutboxEvent
 
@@ -227,7 +227,6 @@ def test_the_running_totals_read_only_the_last_minutes_through_their_indexes(scr
 
 
 @on_postgres
-@needs_outbox_indexes
 @pytest.mark.django_db
 def test_the_outbox_figures_read_only_the_partial_index(scraper):
     fill_history(20)
