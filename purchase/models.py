@@ -113,3 +113,32 @@ class Receipt(models.Model):
 
     def __str__(self) -> str:
         return f"receipt of {self.purchase_id}"
+
+
+class ClosedSalesDay(models.Model):
+    """The sales overview's figures of one store day that is over, kept so that the
+    overview sums only today's rows (`purchase.sales`). A day's figures never change once
+    it is over: every figure counts on the day of its own timestamp (a purchase on the
+    day it was made, a refund on the day of the cancellation), and timestamps are the
+    moment of writing. Days are calendar days of a time zone: one row per day and zone."""
+
+    day = models.DateField()
+    time_zone = models.CharField(max_length=64)
+    purchases = models.BigIntegerField()
+    with_points = models.BigIntegerField()
+    revenue = models.BigIntegerField()
+    refunds = models.BigIntegerField()
+    refunded = models.BigIntegerField()
+    points_issued = models.BigIntegerField()
+    points_taken_back = models.BigIntegerField()
+    points_spent = models.BigIntegerField()
+    points_returned = models.BigIntegerField()
+    kept_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["time_zone", "day"], name="one_sales_day_per_zone")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.time_zone})"

@@ -1,9 +1,14 @@
 """The staff's sales overview: per store day, purchases, card revenue, refunds and
 points, composed from each app's own daily totals (purchase sits above payment and
-mileage, so it may read theirs), and its chart."""
+mileage, so it may read theirs), and its chart.
+
+A day's figures never change once it is over (each counts on the day of its own
+timestamp), so the days that are over are kept (`ClosedSalesDay`) the first time the
+overview counts them, and afterwards only what is not kept is counted: today, with a
+year of history or ten, is one day of rows."""
 
 from dataclasses import dataclass, fields
-from datetime import date
+from datetime import date, timedelta
 
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -12,12 +17,19 @@ from django.utils.translation import gettext as _
 
 from mileage.selectors import MileageDayTotals, mileage_daily_totals
 from payment.selectors import PaymentDayTotals, payment_daily_totals
+from purchase.models import ClosedSalesDay
 from purchase.selectors import PurchaseDayTotals, purchase_daily_totals
 from vodstore import charts
 from vodstore.admin_tools import won_amount
-from vodstore.reports import store_days
+from vodstore.reports import store_days, store_midnight
 
 OVERVIEW_DAYS = 30
+
+# A day is closed this long after it ends in the store's time zone: a purchase, payment
+# or ledger entry stamped before midnight but committed after it (a request's
+# transaction, a worker's handler) is counted before the day is kept. Nothing the store
+# writes stays uncommitted this long (requests time out after 30 s, handlers sooner).
+SETTLED_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -61,23 +73,64 @@ class SalesOverview:
 
 
 def sales_overview(*, last_day: date | None = None, days: int = OVERVIEW_DAYS) -> SalesOverview:
-    """The `days` store days ending with `last_day` (today in the store's time zone):
-    four GROUP BY queries, whatever the number of purchases."""
+    """The `days` store days ending with `last_day` (today in the store's time zone).
+
+    One query reads the kept days of the span; the days from the first one not kept to
+    the last are counted in four GROUP BY queries (on a typical visit: today alone); the
+    days counted that are over are kept, in one more query."""
     span = store_days(last_day=last_day or timezone.localdate(), count=days)
-    first, last = span[0], span[-1]
-    purchases = purchase_daily_totals(first_day=first, last_day=last)
-    payments = payment_daily_totals(first_day=first, last_day=last)
-    points = mileage_daily_totals(first_day=first, last_day=last)
-    rows = [
-        _day(
+    zone = timezone.get_default_timezone_name()
+    kept = {
+        row.day: _kept(row)
+        for row in ClosedSalesDay.objects.filter(time_zone=zone, day__range=(span[0], span[-1]))
+    }
+    counted: dict[date, SalesDay] = {}
+    if unkept := [day for day in span if day not in kept]:
+        counted = _counted(first_day=unkept[0], last_day=span[-1])
+        closing = [day for day in unkept if _is_over(day)]
+        ClosedSalesDay.objects.bulk_create(
+            [_closed(counted[day], zone) for day in closing], ignore_conflicts=True
+        )
+    rows = [kept[day] if day in kept else counted[day] for day in span]
+    return SalesOverview(days=rows, totals=sum(rows, SalesFigures()))
+
+
+def _now():
+    return timezone.now()
+
+
+def _is_over(day: date) -> bool:
+    return _now() >= store_midnight(day + timedelta(days=1)) + SETTLED_AFTER
+
+
+def _counted(*, first_day: date, last_day: date) -> dict[date, SalesDay]:
+    """Every day from `first_day` to `last_day`, counted from each app's rows."""
+    span = {"first_day": first_day, "last_day": last_day}
+    purchases = purchase_daily_totals(**span)
+    payments = payment_daily_totals(**span)
+    points = mileage_daily_totals(**span)
+    return {
+        day: _day(
             day,
             purchases.get(day, PurchaseDayTotals()),
             payments.get(day, PaymentDayTotals()),
             points.get(day, MileageDayTotals()),
         )
-        for day in span
-    ]
-    return SalesOverview(days=rows, totals=sum(rows, SalesFigures()))
+        for day in store_days(last_day=last_day, count=(last_day - first_day).days + 1)
+    }
+
+
+_FIGURES = [field.name for field in fields(SalesFigures)]
+
+
+def _kept(row: ClosedSalesDay) -> SalesDay:
+    return SalesDay(day=row.day, **{name: getattr(row, name) for name in _FIGURES})
+
+
+def _closed(day: SalesDay, zone: str) -> ClosedSalesDay:
+    return ClosedSalesDay(
+        day=day.day, time_zone=zone, **{name: getattr(day, name) for name in _FIGURES}
+    )
 
 
 def _day(

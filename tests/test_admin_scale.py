@@ -144,6 +144,7 @@ LISTS = {
     "ledger": [
         "/admin/mileage/mileageentry/",
         "/admin/mileage/mileageentry/?reason__exact=spent",
+        "/admin/mileage/mileageentry/?reason__exact=refunded",
         "/admin/mileage/mileageentry/?q=alice",
         f"/admin/mileage/mileageentry/?q={EVENT_ID}",
     ],
@@ -443,6 +444,27 @@ def test_the_check_catches_a_query_no_index_serves(admin_client):
         Purchase.objects.filter(vod_title__icontains="harbor").count()
 
     assert seq_scans([query["sql"] for query in ctx.captured_queries])
+
+
+@on_postgres
+def test_a_reason_of_the_ledger_is_read_through_its_own_index(admin_client):
+    """Points returned are a few entries in a million: found through `entry_recent`
+    (newest first, then each entry's reason looked at), the list and its bounded count
+    read the ledger until enough match; `entry_reason_recent` starts at them."""
+    fill_history(20)
+    queries = page_queries(admin_client, "/admin/mileage/mileageentry/?reason__exact=refunded")
+    ledger = [sql for sql in queries if 'FROM "mileage_mileageentry"' in sql]
+
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        plans = []
+        for sql in ledger:
+            cursor.execute(f"EXPLAIN {sql}")
+            plans.append("\n".join(row[0] for row in cursor.fetchall()))
+        transaction.set_rollback(True)
+
+    assert ledger
+    assert all("entry_reason_recent" in plan for plan in plans), plans
 
 
 @on_postgres

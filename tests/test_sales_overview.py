@@ -16,8 +16,8 @@ from django.utils import timezone
 
 from mileage.models import MileageAccount, MileageEntry
 from payment.models import Payment
-from purchase import services
-from purchase.models import Purchase
+from purchase import sales, services
+from purchase.models import ClosedSalesDay, Purchase
 from purchase.sales import SalesFigures, sales_overview
 from scripts import books
 from tests.conftest import make_user, make_vod
@@ -179,17 +179,86 @@ def test_days_are_the_stores_calendar_days(committed, settings):
     assert days[today - timedelta(days=5)].revenue == 0
 
 
-def test_the_overview_takes_four_queries_however_many_sales(committed, today):
-    def count() -> int:
-        with CaptureQueriesContext(connection) as ctx:
-            sales_overview()
-        return len(ctx.captured_queries)
+def overview_queries(**arguments) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        sales_overview(**arguments)
+    return len(ctx.captured_queries)
 
-    assert count() == 4
+
+def test_days_that_are_over_are_counted_once_then_kept(committed, today):
+    """The first overview counts the 30 days (one read of the kept days, four GROUP BYs,
+    one insert of the 29 that are over); the next counts only today, however many
+    sales the store has."""
     buyers = [make_user() for _ in range(6)]
     for n, buyer in enumerate(buyers):
         buy(committed, buyer, make_vod(), at=store_time(today - timedelta(days=n), 12))
-    assert count() == 4
+
+    assert overview_queries() == 6
+    assert ClosedSalesDay.objects.count() == 29
+    assert not ClosedSalesDay.objects.filter(day=today).exists()
+    assert overview_queries() == 5  # the kept days, then today's four totals
+    for n, buyer in enumerate(buyers):
+        buy(committed, buyer, make_vod(), at=store_time(today - timedelta(days=n), 13))
+    assert overview_queries() == 5
+
+
+def test_kept_days_give_the_figures_counted(month_of_sales, today):
+    counted = sales_overview()
+    kept = sales_overview()
+    assert ClosedSalesDay.objects.count() == 29
+    assert kept == counted
+
+
+def test_todays_figures_are_counted_at_every_visit(committed, today):
+    buyer = make_user()
+    buy(committed, buyer, make_vod(price=1000), at=store_time(today, 0, 5))
+    assert by_day(sales_overview())[today].revenue == 1000
+    buy(committed, buyer, make_vod(price=2000), at=store_time(today, 0, 6))
+    assert by_day(sales_overview())[today].revenue == 3000
+
+
+def test_a_kept_day_is_not_counted_again(committed, today):
+    """What makes keeping right is that nothing is stamped on a day that is over: a row
+    moved into a kept day (which the store never does) is not seen."""
+    yesterday = today - timedelta(days=1)
+    buyer = make_user()
+    buy(committed, buyer, make_vod(price=1000), at=store_time(yesterday, 9))
+    assert by_day(sales_overview())[yesterday].revenue == 1000
+    buy(committed, buyer, make_vod(price=2000), at=store_time(yesterday, 10))
+    assert by_day(sales_overview())[yesterday].revenue == 1000
+
+
+def test_a_day_is_kept_only_once_it_has_settled(committed, settings, monkeypatch):
+    """Until a quarter of an hour past midnight, yesterday is counted like today: a
+    purchase stamped 23:59:59 and committed after midnight is still seen."""
+    settings.TIME_ZONE = "Asia/Seoul"
+    today = date(2026, 11, 20)
+    yesterday = today - timedelta(days=1)
+    buyer = make_user()
+    monkeypatch.setattr(sales, "_now", lambda: store_time(today, 0, 14))
+    buy(committed, buyer, make_vod(price=1000), at=store_time(yesterday, 23, 59))
+    assert by_day(sales_overview(last_day=today))[yesterday].revenue == 1000
+    assert not ClosedSalesDay.objects.filter(day=yesterday).exists()
+    buy(committed, buyer, make_vod(price=2000), at=store_time(yesterday, 23, 59))
+
+    monkeypatch.setattr(sales, "_now", lambda: store_time(today, 0, 15))
+    assert by_day(sales_overview(last_day=today))[yesterday].revenue == 3000
+    kept = ClosedSalesDay.objects.get(day=yesterday)
+    assert (kept.time_zone, kept.revenue, kept.purchases) == ("Asia/Seoul", 3000, 2)
+
+
+def test_each_time_zone_keeps_its_own_days(committed, settings):
+    settings.TIME_ZONE = "Asia/Seoul"
+    seoul_today = timezone.localdate()
+    at = store_time(seoul_today - timedelta(days=2), 0, 30)  # 15:30 UTC the day before
+    buy(committed, make_user(), make_vod(price=1000), at=at)
+    assert by_day(sales_overview())[seoul_today - timedelta(days=2)].revenue == 1000
+
+    settings.TIME_ZONE = "UTC"
+    days = by_day(sales_overview(last_day=seoul_today))
+    assert days[seoul_today - timedelta(days=3)].revenue == 1000
+    assert days[seoul_today - timedelta(days=2)].revenue == 0
+    assert set(ClosedSalesDay.objects.values_list("time_zone", flat=True)) == {"Asia/Seoul", "UTC"}
 
 
 # --- the page -------------------------------------------------------------------------
@@ -282,7 +351,9 @@ def test_the_page_takes_the_same_queries_however_many_sales(admin_client, commit
             assert admin_client.get(URL).status_code == 200
         return len(ctx.captured_queries)
 
+    first = count()  # counts the 30 days, keeps the 29 that are over
     before = count()
+    assert before == first - 1
     for n in range(5):
         buy(committed, make_user(), make_vod(), at=store_time(today - timedelta(days=n), 12))
     assert count() == before
