@@ -2,15 +2,20 @@
 column of the session, read with it in one query, and Django's checks of a session
 (the backend, an active account, the password's hash) still decide who is signed in."""
 
+import threading
+from datetime import datetime, timedelta
+
 import pytest
+from django.contrib import auth
 from django.contrib.auth.models import User
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from tests.conftest import make_user
 from vodstore.models import Session
-from vodstore.sessions import SessionStore
+from vodstore.sessions import SessionQuery, SessionStore
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +96,81 @@ def test_a_session_without_an_account_keeps_none():
     store["cart"] = "nothing of an account"
     store.create()
     assert Session.objects.get(session_key=store.session_key).user_id is None
+    assert SessionStore(store.session_key).load() == {"cart": "nothing of an account"}
+
+
+# --- the session's query, compiled once per connection ---------------------------------
+
+
+def orm_read(key: str, now: datetime) -> Session | None:
+    """What the kept query stands for: the ORM's own read."""
+    try:
+        return Session.objects.select_related("user").get(session_key=key, expire_date__gt=now)
+    except Session.DoesNotExist:
+        return None
+
+
+def fields_of(instance) -> dict:
+    return {k: v for k, v in vars(instance).items() if not k.startswith("_")}
+
+
+def test_the_kept_query_is_the_orms_own_sql_and_parameters():
+    now = timezone.now()
+    with CaptureQueriesContext(connection) as seen:
+        orm_read("k" * 32, now)
+        SessionQuery.of(Session).get("k" * 32, now)
+        SessionQuery.of(Session).get("k" * 32, now)  # kept, not compiled again: the same
+    orms, kept, again = (query["sql"] for query in seen.captured_queries)
+    assert "JOIN" in orms and "k" * 32 in orms
+    # but for get()'s LIMIT, which looks for a second row: a primary key has none
+    assert kept == orms.removesuffix(" LIMIT 21") and again == kept
+
+
+@pytest.mark.parametrize("case", ["signed in", "no account", "expired", "unknown key"])
+def test_the_kept_query_reads_what_the_orm_reads(case):
+    mina = make_user("mina")
+    store = SessionStore()
+    store["note"] = "kept"
+    if case != "no account":
+        store[auth.SESSION_KEY] = str(mina.pk)
+    store.create()
+    key = store.session_key if case != "unknown key" else "x" * 32
+    now = timezone.now() + (timedelta(weeks=3) if case == "expired" else timedelta(0))
+
+    expected, read = orm_read(key, now), SessionQuery.of(Session).get(key, now)
+
+    if case in ("expired", "unknown key"):
+        assert expected is None and read is None
+        return
+    assert fields_of(read) == fields_of(expected)
+    assert read._state.db == expected._state.db and not read._state.adding
+    if case == "no account":
+        assert read.user is None and expected.user is None
+    else:
+        assert fields_of(read.user) == fields_of(expected.user)
+        assert read.user.last_login == mina.last_login and read.user.is_active is True
+
+
+@pytest.mark.django_db(transaction=True)
+def test_each_thread_reads_through_its_own_connection():
+    make_user("mina")
+    client = signed_in("mina")
+    key = client.cookies["sessionid"].value
+    read: list = []
+
+    def reader() -> None:
+        try:
+            read.append(
+                (SessionQuery.of(Session), SessionQuery.of(Session).get(key, timezone.now()))
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len({id(query) for query, _ in read}) == 4
+    assert [session.user.username for _, session in read] == ["mina"] * 4
