@@ -131,5 +131,14 @@ bench: install-dev
 history: install-dev
 	$(BIN)/python -m scripts.history
 
+.PHONY: pruning
+## pruning: purchases while history retention deletes a backlog (issue 17): a PostgreSQL
+## database of its own at 127.0.0.1:5432 (vodstore_pruning, dropped afterwards) with
+## PRUNING_EVENTS (300,000) old delivered events; gunicorn and 4 buyers on 127.0.0.1, quiet,
+## while `manage.py prune_history` runs, and after; each phase's p99, what was kept, the
+## books; writes reports/pruning.md, exits 1 on a failure. A few minutes.
+pruning: install-dev
+	$(BIN)/python -m scripts.pruning
+
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache .ruff_cache .test-db*.sqlite3* .test-gateway-*.sqlite3*

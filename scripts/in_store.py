@@ -1,9 +1,9 @@
 """Run one task inside a store: `echo '{"argument": ...}' | python -m scripts.in_store TASK`.
 
 The store is the one its environment names (DATABASE_URL, CACHE_URL, ...); the task is
-a function of `scripts.seed` or `scripts.books` (or `poison`, below), called with the
-keys of the JSON object read from standard input (none if it is empty) as keyword
-arguments; its answer is printed as JSON. The drills call
+a function of `scripts.seed`, `scripts.books` or `scripts.pruning` (or `poison`, below),
+called with the keys of the JSON object read from standard input (none if it is empty)
+as keyword arguments; its answer is printed as JSON. The drills call
 it through `runner.in_store`, so their set-up and their checks are plain functions that
 ruff and the tests see, rather than Python held in strings.
 """
@@ -31,10 +31,10 @@ def poison(*, exchange_prefix: str) -> dict:
 
 
 def tasks() -> dict:
-    from scripts import books, seed
+    from scripts import books, pruning, seed
 
     found = {"poison": poison}
-    for module in (seed, books):
+    for module in (seed, books, pruning):
         for name in getattr(module, "TASKS", ()):
             found[f"{module.__name__.rsplit('.', 1)[1]}.{name}"] = getattr(module, name)
     return found
