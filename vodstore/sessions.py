@@ -9,9 +9,9 @@
   exactly as before (the backend, `is_active`, the session's password hash): one query
   for a signed-in page instead of two;
 - that query is the ORM's own (`select_related("user").get(...)`), compiled once per
-  database connection and then only executed (`SessionQuery`): building and compiling
-  it again for every page, and the queryset's machinery around one row, cost three
-  times the query itself (about 0.75 of 1 ms).
+  database connection and then only executed (`vodstore.compiled`): building and
+  compiling it again for every page, and the queryset's machinery around one row, cost
+  three times the query itself (about 0.75 of 1 ms).
 
 Django's documentation describes this extension ("Extending database-backed session
 engines"); the model is `vodstore.models.Session`. Sessions made before it (in Django's
@@ -19,8 +19,6 @@ own table) are not read: everyone signs in again once."""
 
 import contextvars
 import logging
-import threading
-import weakref
 from datetime import UTC, datetime
 
 from django.contrib import auth
@@ -28,9 +26,10 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.middleware import AuthenticationMiddleware as DjangoAuthentication
 from django.contrib.sessions.backends import db
 from django.core.exceptions import SuspiciousOperation
-from django.db import connections
 from django.utils import timezone
 from django.utils.functional import SimpleLazyObject
+
+from vodstore.compiled import Compiled
 
 # The account that came with this request's session, while Django's `get_user` asks the
 # backend for it: set and reset around that one call, never left for another request.
@@ -65,7 +64,7 @@ class SessionStore(db.SessionStore):
         """The unexpired session of this key with its account, as Django's own
         engine reads it but for the join; None (and no key) when there is none."""
         try:
-            session = SessionQuery.of(self.model).get(self.session_key, timezone.now())
+            session = SESSION_WITH_ACCOUNT.first(session_key=self.session_key, now=timezone.now())
         except SuspiciousOperation as exc:
             logging.getLogger(f"django.security.{exc.__class__.__name__}").warning(str(exc))
             session = None
@@ -76,82 +75,22 @@ class SessionStore(db.SessionStore):
         return session
 
 
-class SessionQuery:
-    """`model.objects.select_related("user").get(session_key=key, expire_date__gt=now)`
-    as the ORM compiles it for one database connection, kept and executed again with
-    each request's key and time: the same SQL (but for get()'s LIMIT, which looks for a
-    second row where a primary key has none), the same conversions of what the row
-    holds, the same two model instances (`Model.from_db`), without building and
-    compiling the queryset each time. One per connection (and so per thread)."""
+def _session_with_account(session_key: str, now: datetime):
+    from vodstore.models import Session
 
-    _KEY, _NOW = "\x00session-key", datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC)  # placeholders
-    _kept: "weakref.WeakKeyDictionary[object, dict]" = weakref.WeakKeyDictionary()
-    _lock = threading.Lock()
+    return Session.objects.select_related("user").filter(
+        session_key=session_key, expire_date__gt=now
+    )
 
-    def __init__(self, model, using: str) -> None:
-        self.model, self.using = model, using
-        connection = connections[using]
-        queryset = model.objects.using(using).select_related("user")
-        compiler = queryset.filter(session_key=self._KEY, expire_date__gt=self._NOW).query
-        compiler = compiler.get_compiler(using)
-        self.sql, params = compiler.as_sql()
-        self.expire_date = model._meta.get_field("expire_date")
-        self.params = list(params)
-        self.key_at = self.params.index(self._KEY)
-        self.now_at = self.params.index(self._prepared_now(self._NOW, connection))
-        columns = [column for column, _sql, _alias in compiler.select]
-        self.converters = [
-            (at, convert, columns[at])
-            for at, (converts, _expression) in compiler.get_converters(columns).items()
-            for convert in converts
-        ]
-        session_info = compiler.klass_info
-        (user_info,) = session_info["related_klass_infos"]
-        self.session_at = session_info["select_fields"]
-        self.user_at = user_info["select_fields"]
-        self.session_names = [columns[at].target.attname for at in self.session_at]
-        self.user_names = [columns[at].target.attname for at in self.user_at]
-        self.user_model = user_info["model"]
-        self.user_pk_at = self.user_at[self.user_names.index(self.user_model._meta.pk.attname)]
 
-    def _prepared_now(self, now: datetime, connection):
-        return self.expire_date.get_db_prep_value(now, connection, prepared=False)
-
-    @classmethod
-    def of(cls, model, using: str = "default") -> "SessionQuery":
-        """The query of `model` for the current thread's connection to `using`."""
-        connection = connections[using]
-        kept = cls._kept.get(connection)
-        if kept is None or kept.get(model) is None:
-            with cls._lock:
-                cls._kept.setdefault(connection, {})[model] = cls(model, using)
-        return cls._kept[connection][model]
-
-    def get(self, key: str, now: datetime):
-        """The unexpired session of `key` with its account (None when it has none), or
-        None when there is no such session."""
-        connection = connections[self.using]
-        params = list(self.params)
-        params[self.key_at] = key
-        params[self.now_at] = self._prepared_now(now, connection)
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
-            row = cursor.fetchone()
-        if row is None:
-            return None
-        row = list(row)
-        for at, convert, column in self.converters:
-            row[at] = convert(row[at], column, connection)
-        session = self.model.from_db(
-            self.using, self.session_names, [row[at] for at in self.session_at]
-        )
-        user = None
-        if row[self.user_pk_at] is not None:
-            user = self.user_model.from_db(
-                self.using, self.user_names, [row[at] for at in self.user_at]
-            )
-        session.user = user
-        return session
+# `Session.objects.select_related("user").get(session_key=key, expire_date__gt=now)`,
+# compiled once per connection (`vodstore.compiled`): but for get()'s LIMIT, which
+# looks for a second row where a primary key has none, the same SQL and instances.
+SESSION_WITH_ACCOUNT = Compiled(
+    _session_with_account,
+    session_key="\x00session-key",
+    now=datetime(2001, 2, 3, 4, 5, 6, tzinfo=UTC),
+)
 
 
 class SessionAccountBackend(ModelBackend):
