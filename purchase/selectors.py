@@ -10,6 +10,7 @@ from django.db.models import Count, F, Q, QuerySet
 
 from purchase.models import Purchase, WatchProgress
 from vodstore.cache import forget, kept
+from vodstore.compiled import Compiled
 from vodstore.reports import totals_per_day
 from vodstore.vocabulary import PaymentMethod
 
@@ -22,6 +23,20 @@ def purchase_list(*, user_id: int, status: str | None = None) -> QuerySet[Purcha
     return purchases
 
 
+# The lists of a user's own pages, each with its progress (the library's cards, the
+# refund terms), compiled once per connection (`vodstore.compiled`): read on every
+# visit of the purchases page and the library.
+PURCHASES_WITH_PROGRESS = Compiled(
+    lambda user_id: purchase_list(user_id=user_id).select_related("progress"), user_id=-1
+)
+OWNED_WITH_PROGRESS = Compiled(
+    lambda user_id: purchase_list(user_id=user_id, status=Purchase.Status.PAID).select_related(
+        "progress"
+    ),
+    user_id=-1,
+)
+
+
 def purchase_get(*, user_id: int, purchase_id: int) -> Purchase:
     """One of the user's purchases, or `Purchase.DoesNotExist` (also for others')."""
     return Purchase.objects.get(pk=purchase_id, user_id=user_id)
@@ -29,9 +44,18 @@ def purchase_get(*, user_id: int, purchase_id: int) -> Purchase:
 
 def purchase_of_vod(*, user_id: int, vod_id: int) -> Purchase | None:
     """The user's paid purchase of a film, or None when the user does not own it."""
-    return Purchase.objects.filter(
+    return _PAID_PURCHASE_OF_VOD.first(user_id=user_id, vod_id=vod_id)
+
+
+# `Purchase.objects.filter(...).first()` of `purchase_of_vod` (compiled: the film page of
+# an owned film, the Watch page and its video read it on every request)
+_PAID_PURCHASE_OF_VOD = Compiled(
+    lambda user_id, vod_id: Purchase.objects.filter(
         user_id=user_id, vod_id=vod_id, status=Purchase.Status.PAID
-    ).first()
+    ),
+    user_id=-1,
+    vod_id=-2,
+)
 
 
 def owned_vod_ids(*, user_id: int, among: Collection[int] | None = None) -> set[int]:

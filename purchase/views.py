@@ -238,8 +238,9 @@ def library_view(request: HttpRequest) -> HttpResponse:
     prints, and kept rendered under a digest of what they show
     (`vodstore.cache.rendered`)."""
     user_id = request.user.id
-    owned = selectors.purchase_list(user_id=user_id, status=Purchase.Status.PAID)
-    page = page_of(owned.select_related("progress"), LIBRARY_PAGE_SIZE, request.GET.get("page"))
+    page = page_of(
+        selectors.OWNED_WITH_PROGRESS, LIBRARY_PAGE_SIZE, request.GET.get("page"), user_id=user_id
+    )
     # "Continue watching" on the first page only: from its films when they are all the
     # user owns, else asked for
     started = []
@@ -324,8 +325,12 @@ def purchase_list_view(request: HttpRequest) -> HttpResponse:
     """The user's purchases, newest first, with Cancel for the paid ones. The table is
     kept rendered under a digest of what it shows (`vodstore.cache.rendered`)."""
     # with the progress, which the refund terms read
-    purchases = selectors.purchase_list(user_id=request.user.id).select_related("progress")
-    page = page_of(purchases, PAGE_SIZE, request.GET.get("page"))
+    page = page_of(
+        selectors.PURCHASES_WITH_PROGRESS,
+        PAGE_SIZE,
+        request.GET.get("page"),
+        user_id=request.user.id,
+    )
     rows = [with_refund_terms(purchase) for purchase in page]
     facts = (
         "purchases",
