@@ -5,6 +5,7 @@ hot paths (a cached catalog answer, the payment guard, the rate limit) that rebu
 was about half the cost of the cache call. A redis-py client is safe to share between
 threads (its pool hands out connections), so one per pool is enough."""
 
+import contextvars
 import hashlib
 import logging
 from collections.abc import Callable
@@ -63,29 +64,59 @@ def count(key: str, timeout: int) -> int:
         return 1
 
 
+# What `kept` found during the current request (set by `KeptPerRequest`): a page that
+# shows a value twice (the points in the header and in the buy box) reads it once.
+_this_request: contextvars.ContextVar[dict | None] = contextvars.ContextVar(
+    "kept_this_request", default=None
+)
+
+
+class KeptPerRequest:
+    """Middleware: what `kept` reads is remembered until the response is made (never
+    for another request: each has its own, dropped when it ends)."""
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request):
+        token = _this_request.set({})
+        try:
+            return self.get_response(request)
+        finally:
+            _this_request.reset(token)
+
+
 def kept(key: str, compute: Callable[[], object], *, seconds: int, what: str):
     """The value under `key` in the default cache, else `compute()`, then kept for
     `seconds`. The cache is an accelerator, never a dependency: if it fails, `compute()`
     answers and the failure is logged (`what` names the value). Whatever `compute`
-    raises is raised, and nothing is kept."""
+    raises is raised, and nothing is kept. Within a request, asked again, the value
+    read the first time answers (`KeptPerRequest`)."""
+    this_request = _this_request.get()
+    if this_request is not None and key in this_request:
+        return this_request[key]
     try:
         found = cache.get(key)
     except Exception:
         logger.warning("cache unavailable; computing %s", what, exc_info=True)
         found = None
-    if found is not None:
-        return found
-    value = compute()
-    try:
-        cache.set(key, value, seconds)
-    except Exception:
-        logger.warning("cache unavailable; %s not kept", what, exc_info=True)
-    return value
+    if found is None:
+        found = compute()
+        try:
+            cache.set(key, found, seconds)
+        except Exception:
+            logger.warning("cache unavailable; %s not kept", what, exc_info=True)
+    if this_request is not None:
+        this_request[key] = found
+    return found
 
 
 def forget(key: str, *, what: str) -> None:
-    """Drop `key` from the default cache (once a change commits). If the cache fails,
-    the old value lasts until its timeout: logged."""
+    """Drop `key` from the default cache (once a change commits), and from what this
+    request read. If the cache fails, the old value lasts until its timeout: logged."""
+    this_request = _this_request.get()
+    if this_request is not None:
+        this_request.pop(key, None)
     try:
         cache.delete(key)
     except Exception:

@@ -70,6 +70,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     # Django's, taking the account the session brought with it (vodstore.sessions)
     "vodstore.sessions.AuthenticationMiddleware",
+    # a cached value a page shows twice is read once (vodstore.cache.kept)
+    "vodstore.cache.KeptPerRequest",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "vodstore.outage.OutageMiddleware",
