@@ -38,11 +38,14 @@ def buyer_with_history(committed):
 
 
 def orm_and_compiled(shape: Compiled, orm, **values):
+    """The ORM's rows and statement, and the compiled shape's (one query, seen as any)."""
+    expected = list(orm)
     with CaptureQueriesContext(connection) as seen:
-        expected = list(orm)
         got = shape.rows(limit=orm.query.high_mark, **values)
-    (orms, kept) = (query["sql"] for query in seen.captured_queries)
-    return expected, got, orms, kept
+    assert len(seen.captured_queries) == 1
+    orms = orm.query.get_compiler("default").as_sql()
+    kept = shape.statement(limit=orm.query.high_mark, **values)
+    return expected, got, (orms[0], tuple(orms[1])), (kept[0], tuple(kept[1]))
 
 
 @pytest.mark.parametrize("limit", [None, 2, 26])

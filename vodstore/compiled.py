@@ -46,6 +46,11 @@ class Compiled:
         plan = self._plan(connection, limit)
         return plan.run(connection, values)
 
+    def statement(self, *, limit: int | None = None, **values) -> tuple[str, list]:
+        """The SQL and parameters `rows` sends for these values."""
+        connection = connections[self.using]
+        return self._plan(connection, limit).statement(values)
+
     def first(self, **values) -> Model | None:
         found = self.rows(limit=1, **values)
         return found[0] if found else None
@@ -96,7 +101,7 @@ class _Plan:
         self.populators = get_related_populators(info, compiler.select, using)
         self.annotations = dict(compiler.annotation_col_map or {})
 
-    def run(self, connection, values: dict) -> list[Model]:
+    def statement(self, values: dict) -> tuple[str, list]:
         if values.keys() != {name for name, _at, _adapt in self.slots}:
             raise TypeError(
                 f"values for {sorted(n for n, _, _ in self.slots)}, got {sorted(values)}"
@@ -104,8 +109,14 @@ class _Plan:
         params = list(self.params)
         for name, at, adapt in self.slots:
             params[at] = adapt(values[name]) if adapt else values[name]
-        with connection.cursor() as cursor:
-            cursor.execute(self.sql, params)
+        return self.sql, params
+
+    def run(self, connection, values: dict) -> list[Model]:
+        sql, params = self.statement(values)
+        # prepared by the server where the backend can (vodstore.postgresql)
+        prepared = getattr(connection, "prepared_cursor", None)
+        with prepared() if prepared else connection.cursor() as cursor:
+            cursor.execute(sql, params)
             fetched = cursor.fetchall()
         found = []
         for row in fetched:

@@ -124,6 +124,10 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
         DATABASES["default"]["ENGINE"] = "vodstore.postgresql"
+# The queries a signed-in page runs every time (its session, a buyer's lists) prepared
+# by PostgreSQL once per connection (vodstore.postgresql); off behind a pooler that
+# cannot keep prepared statements (PgBouncer in transaction mode before 1.21).
+DATABASE_PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 # Persistent connections, on SQLite too: a new SQLite connection per request ran the
 # PRAGMAs above and started with an empty page cache (100,000 films: a title search
 # read its pages afresh every time).
