@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields
 
 from django.db.models import F, QuerySet
 
+from catalog import cache
 from catalog.models import Genre, Vod, VodMedia
 from catalog.search import title_contains
 
@@ -98,9 +99,30 @@ def vod_info(*, vod_id: int) -> VodInfo:
 
 
 def vods_by_ids(*, vod_ids: Iterable[int]) -> dict[int, VodInfo]:
-    """The given films, on sale or retired, by id, in one query; ids of films that do
-    not exist are absent."""
-    return {row["id"]: VodInfo(**row) for row in _vod_infos(set(vod_ids))}
+    """The given films, on sale or retired, by id; ids of films that do not exist are
+    absent. Those in this process's copy of the catalog (`catalog.near`, used only while
+    it hears of every change) come from there, the rest in one query (then kept there):
+    a buyer's library asks for the same films again and again."""
+    ids = set(vod_ids)
+    found: dict[int, VodInfo] = {}
+    near = cache.near
+    generation = near.generation if near.listening() else None  # read before the rows
+    if generation is not None:
+        for vod_id in ids:
+            if (hit := near.get(_info_key(vod_id))) is not None:
+                found[vod_id] = hit[0]
+    if missing := ids - found.keys():
+        read = {row["id"]: VodInfo(**row) for row in _vod_infos(missing)}
+        if generation is not None:
+            for vod_id, info in read.items():
+                # the record itself: this process's copy is never serialized
+                near.put(_info_key(vod_id), generation, info)
+        found.update(read)
+    return found
+
+
+def _info_key(vod_id: int) -> str:
+    return f"catalog:info:{vod_id}"
 
 
 def vod_get_for_sale(*, vod_id: int) -> VodForSale:

@@ -10,11 +10,14 @@ from unittest import mock
 
 import pytest
 import redis
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from catalog import cache as catalog_cache
 from catalog.models import Vod
 from catalog.near import NearCache
-from tests.conftest import REDIS_URL
+from catalog.selectors import vods_by_ids
+from tests.conftest import REDIS_URL, make_vod
 from vodstore.cache import RedisCache
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -164,3 +167,34 @@ def test_the_copy_keeps_at_most_its_size_forgetting_the_oldest():
     for key in "abc":
         near_copy.put(key, "g1", key.encode())
     assert [near_copy.get(k) for k in "abc"] == [None, (b"b", "g1"), (b"c", "g1")]
+
+
+# --- films as other apps' pages show them (a library) ----------------------------------
+
+
+def test_a_librarys_films_come_from_the_near_copy(listening, vod):
+
+    other = make_vod(title="The Quay")
+    assert {v.title for v in vods_by_ids(vod_ids=[vod.id, other.id]).values()} == {
+        "The Harbor",
+        "The Quay",
+    }
+    with CaptureQueriesContext(connection) as seen:
+        again = vods_by_ids(vod_ids=[vod.id, other.id])
+    assert seen.captured_queries == []
+    assert again[vod.id].title == "The Harbor"
+
+
+def test_a_renamed_film_shows_in_a_library_at_once(listening, vod):
+    vods_by_ids(vod_ids=[vod.id])
+    vod.title = "Renamed Here"
+    vod.save()
+    assert vods_by_ids(vod_ids=[vod.id])[vod.id].title == "Renamed Here"
+
+
+def test_without_a_listener_every_library_reads_the_database(db, vod):
+
+    vods_by_ids(vod_ids=[vod.id])
+    with CaptureQueriesContext(connection) as seen:
+        assert vods_by_ids(vod_ids=[vod.id])[vod.id].title == "The Harbor"
+    assert len(seen.captured_queries) == 1
