@@ -36,6 +36,23 @@ OWNED_WITH_PROGRESS = Compiled(
     user_id=-1,
 )
 
+# How many films the user owns (a library of several pages counts them)
+OWNED_COUNT = Compiled(
+    lambda user_id: (
+        Purchase.objects.filter(user_id=user_id, status=Purchase.Status.PAID)
+        .order_by()
+        .values_list("user_id")
+        .annotate(films=Count("id"))
+    ),
+    user_id=-1,
+)
+
+
+def owned_count(*, user_id: int) -> int:
+    """How many films the user owns (paid purchases)."""
+    rows = OWNED_COUNT.rows(user_id=user_id)
+    return rows[0][1] if rows else 0
+
 
 def purchase_get(*, user_id: int, purchase_id: int) -> Purchase:
     """One of the user's purchases, or `Purchase.DoesNotExist` (also for others')."""
@@ -120,7 +137,8 @@ FINISHED_SHARE = 0.95
 
 
 def continue_watching(*, user_id: int) -> QuerySet[WatchProgress]:
-    """The films the user owns, started and not finished, most recently watched first."""
+    """The films the user owns, started and not finished, most recently watched first
+    (`CONTINUE_WATCHING`: the same, compiled)."""
     return (
         WatchProgress.objects.filter(
             purchase__user_id=user_id,
@@ -134,6 +152,9 @@ def continue_watching(*, user_id: int) -> QuerySet[WatchProgress]:
         .select_related("purchase")
         .order_by("-updated_at", "-id")
     )
+
+
+CONTINUE_WATCHING = Compiled(lambda user_id: continue_watching(user_id=user_id), user_id=-1)
 
 
 def continue_watching_among(purchases: Iterable[Purchase]) -> list[WatchProgress]:

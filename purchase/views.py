@@ -239,7 +239,11 @@ def library_view(request: HttpRequest) -> HttpResponse:
     (`vodstore.cache.rendered`)."""
     user_id = request.user.id
     page = page_of(
-        selectors.OWNED_WITH_PROGRESS, LIBRARY_PAGE_SIZE, request.GET.get("page"), user_id=user_id
+        selectors.OWNED_WITH_PROGRESS,
+        LIBRARY_PAGE_SIZE,
+        request.GET.get("page"),
+        count=lambda: selectors.owned_count(user_id=user_id),
+        user_id=user_id,
     )
     # "Continue watching" on the first page only: from its films when they are all the
     # user owns, else asked for
@@ -247,7 +251,7 @@ def library_view(request: HttpRequest) -> HttpResponse:
     if page.number == 1 and not page.has_next():
         started = selectors.continue_watching_among(page)[:CONTINUE_WATCHING]
     elif page.number == 1:
-        started = list(selectors.continue_watching(user_id=user_id)[:CONTINUE_WATCHING])
+        started = selectors.CONTINUE_WATCHING.rows(limit=CONTINUE_WATCHING, user_id=user_id)
     # one query for the films of the page and of "Continue watching", those retired from
     # sale included; only a film removed from the catalog is missing
     films = vods_by_ids(vod_ids={p.vod_id for p in page} | {w.purchase.vod_id for w in started})

@@ -132,3 +132,35 @@ def test_prefetching_is_refused():
     )
     with pytest.raises(ValueError, match="no prefetching"):
         shape.rows(user_id=1)
+
+
+def test_a_values_list_shape_gives_the_orms_tuples(buyer_with_history):
+    buyer = buyer_with_history
+    assert selectors.owned_count(user_id=buyer.id) == 4
+    assert (
+        selectors.owned_count(user_id=buyer.id)
+        == Purchase.objects.filter(user=buyer, status="paid").count()
+    )
+    assert selectors.owned_count(user_id=-5) == 0
+    titles = Compiled(
+        lambda user_id: Purchase.objects.filter(user_id=user_id).values_list("id", "vod_title"),
+        user_id=-1,
+    )
+    orm = list(Purchase.objects.filter(user=buyer).values_list("id", "vod_title"))
+    assert titles.rows(user_id=buyer.id) == orm
+
+
+def test_continue_watching_compiled_is_the_orms(buyer_with_history):
+    buyer = buyer_with_history
+    expected = list(selectors.continue_watching(user_id=buyer.id)[:6])
+    got = selectors.CONTINUE_WATCHING.rows(limit=6, user_id=buyer.id)
+    assert [fields_of(w) for w in got] == [fields_of(w) for w in expected] and got
+    assert [fields_of(w.purchase) for w in got] == [fields_of(w.purchase) for w in expected]
+
+
+def test_a_values_shape_of_dicts_is_refused():
+    shape = Compiled(
+        lambda user_id: Purchase.objects.filter(user_id=user_id).values("id"), user_id=-1
+    )
+    with pytest.raises(ValueError, match="values_list"):
+        shape.rows(user_id=1)

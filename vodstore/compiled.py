@@ -14,7 +14,8 @@ counts and the database's errors are as for any query).
 A shape is a function of named values (`build(user_id=...)`) returning a queryset that
 uses each value once as a filter parameter; `placeholders` are values of each one's
 type that no real call passes, with which the shape is compiled to find where each
-value goes. Limits are part of the SQL: each `limit` asked for is compiled once too."""
+value goes. Limits are part of the SQL: each `limit` asked for is compiled once too.
+A `values_list()` shape gives its rows as tuples (an aggregate's, a count's)."""
 
 import threading
 import weakref
@@ -23,7 +24,7 @@ from datetime import datetime
 
 from django.db import connections
 from django.db.models import Model, QuerySet
-from django.db.models.query import get_related_populators
+from django.db.models.query import ModelIterable, ValuesListIterable, get_related_populators
 
 
 class Compiled:
@@ -93,6 +94,11 @@ class _Plan:
             for at, (converts, column) in compiler.get_converters(columns).items()
             for convert in converts
         ]
+        self.model = None  # a `values_list()` shape: its rows are tuples, as the ORM's
+        if queryset._iterable_class is ValuesListIterable:
+            return
+        if queryset._iterable_class is not ModelIterable:
+            raise ValueError("a compiled queryset gives instances, or tuples (values_list)")
         info = compiler.klass_info
         self.model = info["model"]
         fields = info["select_fields"]
@@ -111,7 +117,7 @@ class _Plan:
             params[at] = adapt(values[name]) if adapt else values[name]
         return self.sql, params
 
-    def run(self, connection, values: dict) -> list[Model]:
+    def run(self, connection, values: dict) -> list[Model] | list[tuple]:
         sql, params = self.statement(values)
         # prepared by the server where the backend can (vodstore.postgresql)
         prepared = getattr(connection, "prepared_cursor", None)
@@ -123,6 +129,9 @@ class _Plan:
             row = list(row)
             for at, convert, column in self.converters:
                 row[at] = convert(row[at], column, connection)
+            if self.model is None:
+                found.append(tuple(row))
+                continue
             instance = self.model.from_db(self.using, self.names, row[self.start : self.end])
             for populator in self.populators:
                 populator.populate(row, instance)
