@@ -164,3 +164,13 @@ def test_a_values_shape_of_dicts_is_refused():
     )
     with pytest.raises(ValueError, match="values_list"):
         shape.rows(user_id=1)
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_the_owned_count_is_answered_by_the_index_alone(buyer_with_history):
+    sql, params = selectors.OWNED_COUNT.statement(user_id=buyer_with_history.id)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using one_paid_purchase_per_user_and_vod" in plan, plan
