@@ -10,7 +10,7 @@ from django.db import DatabaseError
 from django.db.models import Q, QuerySet, Sum
 
 from mileage.models import MileageAccount, MileageEntry
-from vodstore.cache import forget, kept
+from vodstore.cache import forget, kept, read_together
 from vodstore.reports import totals_per_day
 
 logger = logging.getLogger(__name__)
@@ -22,6 +22,7 @@ def mileage_balance(*, user_id: int) -> int:
     return balance.first() or 0
 
 
+@read_together  # the header shows it on every signed-in page
 def _balance_key(user_id: int) -> str:
     return f"mileage:balance:{user_id}"
 
@@ -39,6 +40,7 @@ def mileage_balance_cached(*, user_id: int) -> int | None:
             lambda: mileage_balance(user_id=user_id),
             seconds=settings.MILEAGE_BALANCE_CACHE_SECONDS,
             what=f"the balance of user {user_id}",
+            user_id=user_id,
         )
     except DatabaseError:
         logger.warning("mileage balance unreadable for user %s", user_id, exc_info=True)

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.db.models import Count, F, Q, QuerySet
 
 from purchase.models import Purchase, WatchProgress
-from vodstore.cache import forget, kept
+from vodstore.cache import forget, kept, read_together
 from vodstore.compiled import Compiled
 from vodstore.reports import totals_per_day
 from vodstore.vocabulary import PaymentMethod
@@ -86,6 +86,7 @@ def owned_vod_ids(*, user_id: int, among: Collection[int] | None = None) -> set[
     return set(owned.values_list("vod_id", flat=True))
 
 
+@read_together  # the catalog's owned marks, the film page's buy box
 def _owned_key(user_id: int) -> str:
     return f"purchase:owned:{user_id}"
 
@@ -102,6 +103,7 @@ def owned_vod_ids_cached(*, user_id: int) -> frozenset[int]:
         lambda: frozenset(owned_vod_ids(user_id=user_id)),
         seconds=settings.PURCHASE_OWNED_CACHE_SECONDS,
         what=f"the films of user {user_id}",
+        user_id=user_id,
     )
 
 

@@ -79,3 +79,69 @@ def test_what_is_forgotten_during_a_request_is_read_again():
     middleware(object())
     assert seen == ["before", "before", "after"]
     assert cache._this_request.get() is None  # nothing left for the next request
+
+
+class CountingReads:
+    """The default cache, recording each read (get, get_many) of a user's values."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.reads: list[tuple[str, list[str]]] = []
+        get, get_many = default_cache.get, default_cache.get_many
+        inside = []  # local memory's get_many asks get for each key: one read, not three
+
+        def counted_get(key, *args, **kwargs):
+            if not inside:
+                self.reads.append(("get", [key]))
+            return get(key, *args, **kwargs)
+
+        def counted_get_many(keys, *args, **kwargs):
+            self.reads.append(("get_many", list(keys)))
+            inside.append(True)
+            try:
+                return get_many(keys, *args, **kwargs)
+            finally:
+                inside.pop()
+
+        monkeypatch.setattr(cache.cache, "get", counted_get)
+        monkeypatch.setattr(cache.cache, "get_many", counted_get_many)
+
+    def of_user(self, user_id: int) -> list[tuple[str, list[str]]]:
+        mine = (f"mileage:balance:{user_id}", f"purchase:owned:{user_id}")
+        return [(how, keys) for how, keys in self.reads if any(k in mine for k in keys)]
+
+
+def test_a_signed_in_page_reads_the_users_points_and_films_in_one_round_trip(
+    client, monkeypatch, committed
+):
+    buyer = make_user()
+    with committed():
+        owned = purchase_create(user_id=buyer.id, vod_id=make_vod().id).purchase
+    client.force_login(buyer)
+    client.get("/")  # both kept in the cache
+    counting = CountingReads(monkeypatch)
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert b"1,000" in response.content  # the points
+    reads = counting.of_user(buyer.id)
+    assert [how for how, _ in reads] == ["get_many"]
+    assert sorted(reads[0][1]) == sorted(
+        [f"mileage:balance:{buyer.id}", f"purchase:owned:{buyer.id}"]
+    )
+    assert response.content.count(b"film-card__owned") == 1  # the film they own
+    assert owned.vod_id in response.context["content"].ids
+
+
+def test_values_not_in_the_cache_are_computed_once(client, monkeypatch):
+    buyer = make_user()
+    client.force_login(buyer)
+    default_cache.clear()
+    counting = CountingReads(monkeypatch)
+
+    response = client.get("/")
+
+    assert response.status_code == 200
+    # read together, found absent, computed from the database: never asked again
+    assert [how for how, _ in counting.of_user(buyer.id)] == ["get_many"]
+    assert default_cache.get(f"mileage:balance:{buyer.id}") == 0

@@ -86,20 +86,62 @@ class KeptPerRequest:
             _this_request.reset(token)
 
 
-def kept(key: str, compute: Callable[[], object], *, seconds: int, what: str):
+# The keys of the per-user values signed-in pages show (the points, the films owned),
+# each app's own (`read_together`): the first a request asks for is read with the others.
+_TOGETHER: list[Callable[[int], str]] = []
+_ABSENT = object()  # read with the others and not in the cache: computed when asked
+
+
+def read_together(key_of: Callable[[int], str]) -> Callable[[int], str]:
+    """Register `key_of(user_id)`, the key of a per-user value most signed-in pages
+    show: within a request, the first such value asked for (`kept(..., user_id=...)`)
+    is read from the cache together with the user's others, in one round trip."""
+    _TOGETHER.append(key_of)
+    return key_of
+
+
+def _read_ahead(this_request: dict, user_id: int) -> None:
+    keys = [key_of(user_id) for key_of in _TOGETHER]
+    this_request[("read together", user_id)] = True
+    try:
+        found = cache.get_many(keys)
+    except Exception:
+        logger.warning("cache unavailable; the user's values are computed", exc_info=True)
+        return
+    for key in keys:
+        this_request.setdefault(key, found.get(key, _ABSENT))
+
+
+def kept(
+    key: str,
+    compute: Callable[[], object],
+    *,
+    seconds: int,
+    what: str,
+    user_id: int | None = None,
+):
     """The value under `key` in the default cache, else `compute()`, then kept for
     `seconds`. The cache is an accelerator, never a dependency: if it fails, `compute()`
     answers and the failure is logged (`what` names the value). Whatever `compute`
     raises is raised, and nothing is kept. Within a request, asked again, the value
-    read the first time answers (`KeptPerRequest`)."""
+    read the first time answers (`KeptPerRequest`); a value of `user_id` whose key is
+    registered (`read_together`) comes with the user's others."""
     this_request = _this_request.get()
-    if this_request is not None and key in this_request:
-        return this_request[key]
-    try:
-        found = cache.get(key)
-    except Exception:
-        logger.warning("cache unavailable; computing %s", what, exc_info=True)
-        found = None
+    found, in_cache = None, True
+    if this_request is not None:
+        if user_id is not None and ("read together", user_id) not in this_request:
+            _read_ahead(this_request, user_id)
+        if key in this_request:
+            found = this_request[key]
+            if found is not _ABSENT:
+                return found
+            found, in_cache = None, False  # read with the others: not in the cache
+    if in_cache:
+        try:
+            found = cache.get(key)
+        except Exception:
+            logger.warning("cache unavailable; computing %s", what, exc_info=True)
+            found = None
     if found is None:
         found = compute()
         try:
