@@ -187,6 +187,7 @@ def fresh_guard_and_cache():
     """Each test starts with a closed breaker, an empty bulkhead and no throttle history."""
     cache.clear()
     caches["fragments"].clear()
+    caches["rendered"].clear()
     reset_guard()
     yield
     cache.clear()
@@ -219,6 +220,7 @@ def redis_cache():
             "KEY_PREFIX": prefix,
         },
         "fragments": settings.CACHES["fragments"],
+        "rendered": settings.CACHES["rendered"],
     }
     with override_settings(CACHES=caches):
         yield prefix

@@ -177,7 +177,16 @@ def rendered(facts: object, render: Callable[[], str]) -> SafeString:
     language and the time zone): a change to any of them is another key, so what is
     kept is never stale and nothing needs forgetting when the data changes. For a
     person's own lists (purchases, library), read again and again and rendered at a
-    cost several times that of reading them."""
+    cost several times that of reading them.
+
+    This process keeps its own copy too (the "rendered" cache, its memory, bounded in
+    entries), asked first: the same facts make the same HTML in every process, so a
+    copy is as fresh as the shared one and spares the round trip to it."""
     digest = hashlib.blake2b(repr(facts).encode(), digest_size=20).hexdigest()
-    html = kept(f"rendered:{digest}", render, seconds=RENDERED_SECONDS, what="a rendered list")
+    key = f"rendered:{digest}"
+    near = caches["rendered"]
+    html = near.get(key)
+    if html is None:
+        html = kept(key, render, seconds=RENDERED_SECONDS, what="a rendered list")
+        near.set(key, html, RENDERED_SECONDS)
     return mark_safe(html)  # noqa: S308 - our templates' output

@@ -158,6 +158,15 @@ CACHES["fragments"] = {
     "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
     "LOCATION": "fragments",
 }
+# Each process's copy of the rendered lists of a person's own pages (vodstore.cache.
+# rendered: kept under a digest of what they show, so never stale), in front of the
+# shared cache; at most RENDERED_LOCAL_ENTRIES (a purchases table is about 10 kB).
+CACHES["rendered"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "rendered",
+    "TIMEOUT": 600,
+    "OPTIONS": {"MAX_ENTRIES": env.int("RENDERED_LOCAL_ENTRIES", default=2000)},
+}
 # The catalog's read cache (catalog.cache): answers in a shared cache last until the
 # catalog changes (the timeout only frees memory); a per-process cache cannot hear of
 # another process's change, so its answers are short-lived.

@@ -155,3 +155,25 @@ def test_the_kept_lists_keep_each_language_apart(client, committed):
     korean = visible(client.get(PURCHASES, HTTP_ACCEPT_LANGUAGE="ko"))
     assert "Paid" in english and "Paid" not in korean
     assert "Paid" in visible(client.get(PURCHASES, HTTP_ACCEPT_LANGUAGE="en"))
+
+
+def test_a_rendered_list_comes_from_this_processs_own_copy(client, committed, monkeypatch):
+    """The same facts make the same HTML in every process: once made, a list is read
+    from this process's memory, not asked of the shared cache again."""
+    from vodstore import cache as store_cache
+
+    buyer = make_user()
+    with committed():
+        buy(buyer, 2)
+    client.force_login(buyer)
+    first = client.get(PURCHASES)
+    asked = []
+    shared_get = store_cache.cache.get
+    monkeypatch.setattr(
+        store_cache.cache, "get", lambda key, *a, **k: asked.append(key) or shared_get(key, *a, **k)
+    )
+
+    again = client.get(PURCHASES)
+
+    assert visible(again) == visible(first)
+    assert not [key for key in asked if key.startswith("rendered:")]
