@@ -80,25 +80,30 @@ def _failed_attempt(operation: Operation, error: Exception) -> None:
     )
 
 
-def _authorization_for(*, user_id: int, amount: int, request_key: str | None) -> Operation:
-    """The authorization to use: the one a crashed attempt of the same request left
-    (so its retry makes no second charge), or a new one, committed before any call."""
+def _authorization_for(
+    *, user_id: int, amount: int, request_key: str | None
+) -> tuple[Operation, bool]:
+    """The authorization to use, and whether an earlier attempt of the same request
+    made it (that attempt may have reached the gateway, or still be on its way): the
+    one a crashed or timed-out attempt left (so its retry makes no second charge), or a
+    new one, committed before any call."""
     gateway = get_gateway().name
     if request_key is not None:
         live = Operation.objects.filter(
             request_key=request_key, purchase_id__isnull=True, released_at__isnull=True
         ).exclude(state=State.FAILED)
         if (found := live.first()) is not None and found.amount == amount:
-            return found
+            return found, True
     try:
         with transaction.atomic():
-            return Operation.objects.create(
+            created = Operation.objects.create(
                 kind=Kind.AUTHORIZE,
                 gateway=gateway,
                 amount=amount,
                 user_id=user_id,
                 request_key=request_key,
             )
+            return created, False
     except IntegrityError:
         # the same request, resumed twice at once (or the price changed): take over
         # the live one; a changed price makes the old one unusable
@@ -107,7 +112,7 @@ def _authorization_for(*, user_id: int, amount: int, request_key: str | None) ->
         )
         if found.amount != amount:
             raise PaymentUnavailable(retry_after=1) from None
-        return found
+        return found, True
 
 
 def payment_authorize(
@@ -126,7 +131,7 @@ def payment_authorize(
         return PaymentAuthorization(method=method, amount=0)
     # An open breaker refuses before anything is written: a refused buyer costs no write.
     get_guard().refuse_if_open()
-    operation = _authorization_for(user_id=user_id, amount=price, request_key=request_key)
+    operation, resumed = _authorization_for(user_id=user_id, amount=price, request_key=request_key)
     if operation.state == State.PENDING:
         gateway = get_gateway()
         try:
@@ -134,7 +139,11 @@ def payment_authorize(
                 lambda: gateway.authorize(amount=price, idempotency_key=operation.key)
             )
         except GuardRefused:
-            operation_finish(operation, State.FAILED, error="refused by the guard: never sent")
+            # Not sent this time. An earlier attempt of the request may have sent it
+            # (its answer lost, or still on its way): that one stays pending, in doubt,
+            # for the reconciler to look up; only one never sent at all has failed.
+            if not resumed:
+                operation_finish(operation, State.FAILED, error="refused by the guard: never sent")
             raise
         except GatewayDeclined as exc:
             operation_finish(operation, State.FAILED, error=f"declined: {exc}")

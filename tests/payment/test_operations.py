@@ -349,6 +349,54 @@ def test_a_retry_after_the_first_request_died_resumes_its_authorization(
     assert_books_agree_with_the_gateway(gateway)
 
 
+def refusing_guard(monkeypatch) -> None:
+    """The breaker open for calls (as after a run of slow ones)."""
+    from payment.guard import GuardRefused, get_guard
+
+    def refuse(*args, **kwargs):
+        raise GuardRefused(retry_after=1)
+
+    monkeypatch.setattr(get_guard(), "call", refuse)
+
+
+def test_a_retry_refused_by_the_guard_leaves_the_earlier_attempt_in_doubt(
+    user, vod, gateway, monkeypatch
+):
+    """The first attempt's authorization reached the gateway, its answer lost; the
+    retry is refused by the guard before sending anything. The authorization is not
+    "never sent": it stays in doubt, and the reconciler finds it held and voids it
+    (`make faults` found it held for nothing when the retry marked it failed)."""
+    gateway.lose_answers = True
+    with pytest.raises(PaymentUnavailable):
+        purchase_services.purchase_create(user_id=user.id, vod_id=vod.id, request_key="k")
+    gateway.lose_answers = False
+    assert len(gateway.charges) == 1
+
+    refusing_guard(monkeypatch)
+    with pytest.raises(PaymentUnavailable):
+        purchase_services.purchase_create(user_id=user.id, vod_id=vod.id, request_key="k")
+    monkeypatch.undo()
+
+    authorization = Operation.objects.get(kind=Kind.AUTHORIZE)
+    assert authorization.state == State.PENDING, authorization.last_error
+    assert "never sent" not in authorization.last_error
+    payments_reconcile(grace_seconds=0)
+    assert gateway.voids == [gateway.charges[0][0]]
+    assert payments_check(grace_seconds=0) == []
+    assert not Purchase.objects.exists()
+
+
+def test_a_request_refused_by_the_guard_before_sending_has_failed(user, vod, gateway, monkeypatch):
+    refusing_guard(monkeypatch)
+    with pytest.raises(PaymentUnavailable):
+        purchase_services.purchase_create(user_id=user.id, vod_id=vod.id, request_key="k")
+
+    authorization = Operation.objects.get(kind=Kind.AUTHORIZE)
+    assert authorization.state == State.FAILED
+    assert authorization.last_error == "refused by the guard: never sent"
+    assert gateway.charges == []
+
+
 def test_a_retry_of_a_request_that_already_bought_is_told_of_its_purchase(user, vod, gateway):
     first = purchase_services.purchase_create(user_id=user.id, vod_id=vod.id, request_key="k1")
 
